@@ -1,0 +1,5 @@
+/* minnow's entry point. */
+int main(void)
+{
+	return 0;
+}
