@@ -1,14 +1,13 @@
 /* Guest RAM on a shared memfd, and bounds-checked guest address translation. */
 #include "vmm/gmem.h"
 #include "vmm/log.h"
+#include "vmm/util.h"
 
 #include <errno.h>
 #include <linux/memfd.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
-
-#define MIB (1024ull * 1024)
 
 int gmem_init(struct gmem *gm, uint64_t mem_bytes, bool hugepages)
 {
