@@ -188,8 +188,11 @@ void evloop_stop(struct evloop *loop)
 void evloop_wake(struct evloop *loop)
 {
 	uint64_t one = 1;
-	ssize_t n = write(loop->wake_fd, &one, sizeof(one));
+	ssize_t n;
 
+	if (!loop->ready)
+		return;
+	n = write(loop->wake_fd, &one, sizeof(one));
 	(void)n; /* a full counter already means "wake up" */
 }
 

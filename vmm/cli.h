@@ -1,0 +1,47 @@
+/*
+ * The command line: `minnow run ...` parsed into a cli_run. Parsing is
+ * separate from acting on it so that tests (and fuzzers) can drive it.
+ */
+#ifndef MINNOW_CLI_H
+#define MINNOW_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vmm/cpuid.h"
+#include "vmm/log.h"
+
+enum serial_mode {
+	SERIAL_STDIO, /* output to stdout, input from stdin */
+	SERIAL_FILE,  /* output to a file, no input */
+	SERIAL_OFF,   /* no COM1 at all */
+};
+
+#define CLI_DEFAULT_CPUS    1
+#define CLI_DEFAULT_MEM_MIB 512
+#define CLI_MAX_MEM_MIB     (1024ull * 1024) /* 1 TiB */
+
+struct cli_run {
+	const char *kernel;
+	const char *initrd;
+	const char *cmdline;
+	unsigned int cpus;
+	uint64_t mem_mib;
+	bool hugepages;
+	enum serial_mode serial;
+	const char *serial_path;
+	enum cpu_template cpu_template;
+	enum log_level log_level;
+	const char *dump_dtb;
+};
+
+/*
+ * Parses the arguments after "run". Returns 0, or -EINVAL after printing
+ * one message that names the flag and what is allowed. Prints help and
+ * returns 1 for --help.
+ */
+int cli_parse_run(int argc, char **argv, struct cli_run *out);
+
+void cli_usage(const char *prog);
+
+#endif
