@@ -80,9 +80,9 @@ static int boot_place_cmdline(struct gmem *gm, const struct boot_kernel *k,
 	if (max > LAYOUT_CMDLINE_MAX - 1)
 		max = LAYOUT_CMDLINE_MAX - 1;
 	if (len > max) {
-		log_error("boot: command line of %zu bytes is longer than the "
-			  "%llu %s accepts",
-			  len, (unsigned long long)max, path);
+		log_error("boot: %s: command line of %zu bytes is longer "
+			  "than the %llu bytes the kernel accepts",
+			  path, len, (unsigned long long)max);
 		return -EINVAL;
 	}
 	place->cmdline = LAYOUT_CMDLINE_ADDR;
