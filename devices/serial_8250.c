@@ -5,7 +5,9 @@
 #include "devices/serial_8250.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Register offsets from the base port. */
@@ -175,12 +177,37 @@ static bool serial_rx_take_ready(struct serial_8250 *s)
 	return true;
 }
 
+/*
+ * Whether a byte can go to out_fd now without blocking the vCPU for good.
+ * Once the reader has stalled, bytes are dropped at once until it reads.
+ */
+static bool serial_output_ready(struct serial_8250 *s)
+{
+	struct pollfd pfd = {.fd = s->out_fd, .events = POLLOUT};
+	int n;
+
+	if (!s->out_may_block)
+		return true;
+	n = poll(&pfd, 1, s->out_stalled ? 0 : SERIAL_8250_OUT_WAIT_MS);
+	if (n > 0) {
+		/* POLLERR and POLLHUP too: the write will say what failed. */
+		s->out_stalled = false;
+		return true;
+	}
+	if (!s->out_stalled)
+		log_warn_ratelimited(&s->rl, "%s: output stalled; dropping "
+				     "bytes until its reader catches up",
+				     s->name);
+	s->out_stalled = true;
+	return false;
+}
+
 static void serial_output(struct serial_8250 *s, uint8_t byte)
 {
 	ssize_t n;
 	int err;
 
-	if (s->out_fd < 0 || s->out_broken)
+	if (s->out_fd < 0 || s->out_broken || !serial_output_ready(s))
 		return;
 	do {
 		n = write(s->out_fd, &byte, 1);
@@ -190,7 +217,7 @@ static void serial_output(struct serial_8250 *s, uint8_t byte)
 
 	err = n < 0 ? errno : EIO;
 	if (err == EAGAIN || err == EWOULDBLOCK) {
-		log_warn_ratelimited(&s->rl, "%s: output would block; byte dropped",
+		log_warn_ratelimited(&s->rl, "%s: output full; byte dropped",
 				     s->name);
 		return;
 	}
@@ -274,8 +301,7 @@ static void serial_write_ier(struct serial_8250 *s, uint8_t val)
 	s->ier = val;
 }
 
-static void serial_write(struct serial_8250 *s, unsigned int reg,
-			 uint8_t val)
+static void serial_write(struct serial_8250 *s, unsigned int reg, uint8_t val)
 {
 	bool dlab = s->lcr & LCR_DLAB;
 
@@ -401,6 +427,16 @@ static void serial_io(void *opaque, uint64_t offset, uint8_t *data,
 		s->rx_ready(s->rx_ready_ctx);
 }
 
+/* Files and block devices always take a write; the rest may not. */
+static bool serial_fd_may_block(int fd)
+{
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return fd >= 0;
+	return !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode);
+}
+
 int serial_8250_init(struct serial_8250 *s, const char *name,
 		     struct irq_line irq, int out_fd)
 {
@@ -414,6 +450,7 @@ int serial_8250_init(struct serial_8250 *s, const char *name,
 	s->name = name;
 	s->irq = irq;
 	s->out_fd = out_fd;
+	s->out_may_block = serial_fd_may_block(out_fd);
 	s->dll = DIVISOR_RESET;
 	s->msr = MSR_LINES_CONNECTED;
 	return 0;
@@ -426,8 +463,7 @@ void serial_8250_set_rx_ready(struct serial_8250 *s,
 	s->rx_ready_ctx = ctx;
 }
 
-int serial_8250_register(struct serial_8250 *s, struct bus *pio,
-			 uint16_t base)
+int serial_8250_register(struct serial_8250 *s, struct bus *pio, uint16_t base)
 {
 	return bus_register(pio, base, SERIAL_8250_NR_PORTS, s->name,
 			    serial_io, s);

@@ -36,6 +36,9 @@
  */
 #define SERIAL_8250_RX_FIFO_SIZE 64
 
+/* How long one byte of output may wait for a stalled reader. */
+#define SERIAL_8250_OUT_WAIT_MS 100
+
 /*
  * Called when the guest has drained the receive FIFO after
  * serial_8250_receive() turned bytes away. Runs on a vCPU thread without
@@ -47,9 +50,11 @@ struct serial_8250 {
 	pthread_mutex_t lock;
 	const char *name; /* for logs, e.g. "serial" */
 	struct irq_line irq;
-	bool irq_level;   /* level last set on irq */
-	int out_fd;       /* -1: output is discarded */
-	bool out_broken;  /* a write failed; output is dropped from then on */
+	bool irq_level;  /* level last set on irq */
+	int out_fd;      /* -1: output is discarded */
+	bool out_broken; /* a write failed; output is dropped from then on */
+	bool out_may_block; /* a pipe, socket or terminal: poll before writing */
+	bool out_stalled;   /* its reader stopped reading; bytes are dropped */
 
 	/*
 	 * Registers, named as in the 16550A datasheet. lsr_err holds only the
@@ -70,9 +75,12 @@ struct serial_8250 {
 
 /*
  * Puts the UART in its reset state. name must outlive the device. Guest
- * output goes to out_fd (-1 to discard it), which should ignore SIGPIPE's
- * default action so a closed reader yields EPIPE. Returns 0 or a negative
- * errno.
+ * output goes to out_fd (-1 to discard it) byte by byte as the guest writes
+ * THR. The process should ignore SIGPIPE so that a closed reader yields
+ * EPIPE. A write error stops output for good, logged once; a reader that
+ * stops reading for SERIAL_8250_OUT_WAIT_MS makes the UART drop bytes until
+ * it reads again, so the guest never waits on the host for long. Returns 0
+ * or a negative errno.
  */
 int serial_8250_init(struct serial_8250 *s, const char *name,
 		     struct irq_line irq, int out_fd);
@@ -85,8 +93,7 @@ void serial_8250_set_rx_ready(struct serial_8250 *s,
  * Claims ports base to base + 7 on pio. Returns 0 or bus_register()'s
  * negative errno.
  */
-int serial_8250_register(struct serial_8250 *s, struct bus *pio,
-			 uint16_t base);
+int serial_8250_register(struct serial_8250 *s, struct bus *pio, uint16_t base);
 
 /*
  * Offers len bytes of host input. Returns how many the UART took (the room

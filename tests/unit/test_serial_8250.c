@@ -18,6 +18,7 @@
 #include "devices/bus.h"
 #include "devices/irq.h"
 #include "devices/serial_8250.h"
+#include "vmm/log.h"
 
 #define COM1 0x3f8
 
@@ -483,6 +484,54 @@ static void test_output_error_drops_output(void **state)
 	signal(SIGPIPE, old_handler);
 }
 
+static uint64_t elapsed_ms(uint64_t start_ns)
+{
+	return (clock_now_ns() - start_ns) / 1000000;
+}
+
+static void test_stalled_reader_does_not_block_guest(void **state)
+{
+	struct fixture *f = *state;
+	char sink[4096];
+	uint64_t start;
+	int fds[2], flags;
+
+	/* A blocking pipe whose reader has stopped: fill it up. */
+	assert_int_equal(pipe(fds), 0);
+	flags = fcntl(fds[1], F_GETFL);
+	assert_int_equal(fcntl(fds[1], F_SETFL, flags | O_NONBLOCK), 0);
+	while (write(fds[1], sink, sizeof(sink)) > 0)
+		;
+	assert_int_equal(fcntl(fds[1], F_SETFL, flags), 0);
+	f->uart.out_fd = fds[1];
+
+	/* The first byte waits a little, then is dropped... */
+	start = clock_now_ns();
+	outb(f, THR, 'a');
+	assert_true(elapsed_ms(start) >= SERIAL_8250_OUT_WAIT_MS / 2);
+	assert_true(elapsed_ms(start) < 10 * SERIAL_8250_OUT_WAIT_MS);
+	assert_true(f->uart.out_stalled);
+
+	/* ...and later ones are dropped at once. */
+	start = clock_now_ns();
+	for (int i = 0; i < 100; i++)
+		outb(f, THR, 'b');
+	assert_true(elapsed_ms(start) < SERIAL_8250_OUT_WAIT_MS);
+	assert_int_equal(inb(f, LSR) & 0x60, 0x60);
+
+	/* Once the reader drains the pipe, output flows again. */
+	assert_int_equal(fcntl(fds[0], F_SETFL, O_NONBLOCK), 0);
+	while (read(fds[0], sink, sizeof(sink)) > 0)
+		;
+	outb(f, THR, 'c');
+	assert_false(f->uart.out_stalled);
+	assert_int_equal(read(fds[0], sink, sizeof(sink)), 1);
+	assert_int_equal(sink[0], 'c');
+
+	close(fds[0]);
+	close(fds[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -501,6 +550,7 @@ int main(void)
 		T(test_interrupt_priority),
 		T(test_output_to_file),
 		T(test_output_error_drops_output),
+		T(test_stalled_reader_does_not_block_guest),
 #undef T
 	};
 
