@@ -71,7 +71,8 @@ static uint8_t rtc_encode_hours(const struct rtc_cmos *r, int hour)
 
 	/* 12-hour mode: 1 to 12, midnight and noon are 12. */
 	hour12 = hour % 12 ? hour % 12 : 12;
-	return rtc_encode(r, (unsigned int)hour12) | (hour >= 12 ? HOURS_PM : 0);
+	return rtc_encode(r, (unsigned int)hour12) |
+	       (hour >= 12 ? HOURS_PM : 0);
 }
 
 static uint8_t rtc_read_time(const struct rtc_cmos *r, uint8_t reg)
