@@ -3,6 +3,7 @@
 #include "vmm/util.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 
@@ -53,19 +54,53 @@ const char *cpu_template_name(enum cpu_template t)
 	return t == CPU_TEMPLATE_MINIMAL ? "minimal" : "host";
 }
 
+/* struct kvm_cpuid2 ends in a flexible array; give it room for ours. */
+static struct kvm_cpuid2 *cpuid_kvm_alloc(void)
+{
+	return calloc(1, sizeof(struct kvm_cpuid2) +
+				 CPUID_MAX_ENTRIES *
+					 sizeof(struct kvm_cpuid_entry2));
+}
+
 int cpuid_get_supported(int kvm_fd, struct cpuid_table *table)
 {
-	memset(table, 0, sizeof(*table));
-	table->head.nent = CPUID_MAX_ENTRIES;
-	if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, &table->head) < 0)
-		return -errno;
-	return 0;
+	struct kvm_cpuid2 *kc = cpuid_kvm_alloc();
+	int err = 0;
+
+	if (!kc)
+		return -ENOMEM;
+	kc->nent = CPUID_MAX_ENTRIES;
+	if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, kc) < 0) {
+		err = -errno;
+	} else {
+		table->nent = kc->nent;
+		memcpy(table->entries, kc->entries,
+		       kc->nent * sizeof(kc->entries[0]));
+	}
+	free(kc);
+	return err;
+}
+
+int cpuid_set(int vcpu_fd, const struct cpuid_table *table)
+{
+	struct kvm_cpuid2 *kc = cpuid_kvm_alloc();
+	int err = 0;
+
+	if (!kc)
+		return -ENOMEM;
+	kc->nent = table->nent;
+	memcpy(kc->entries, table->entries,
+	       table->nent * sizeof(table->entries[0]));
+	if (ioctl(vcpu_fd, KVM_SET_CPUID2, kc) < 0)
+		err = -errno;
+	free(kc);
+	return err;
 }
 
 struct kvm_cpuid_entry2 *cpuid_find(struct cpuid_table *table,
 				    unsigned int function, unsigned int index)
 {
-	for (unsigned int i = 0; i < table->head.nent; i++) {
+	for (unsigned int i = 0; i < table->nent; i++) {
 		struct kvm_cpuid_entry2 *e = &table->entries[i];
 		bool indexed = e->flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
 
@@ -134,7 +169,7 @@ static void cpuid_apply_minimal(struct cpuid_table *table)
 		e->edx &= ~CPUID_7_EDX_AMX_MASK;
 	}
 	/* With XSAVE gone, leaf 0xD describes nothing. */
-	for (unsigned int i = 0; i < table->head.nent; i++)
+	for (unsigned int i = 0; i < table->nent; i++)
 		if (table->entries[i].function == 0xd)
 			table->entries[i].eax = table->entries[i].ebx =
 				table->entries[i].ecx = table->entries[i].edx =
@@ -145,7 +180,7 @@ void cpuid_adjust(struct cpuid_table *table, unsigned int cpu_index,
 		  unsigned int nr_cpus, enum cpu_template tmpl,
 		  bool host_is_pvm)
 {
-	for (unsigned int i = 0; i < table->head.nent; i++) {
+	for (unsigned int i = 0; i < table->nent; i++) {
 		struct kvm_cpuid_entry2 *e = &table->entries[i];
 
 		switch (e->function) {

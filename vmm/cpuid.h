@@ -20,12 +20,15 @@ const char *cpu_template_name(enum cpu_template t);
 #define CPUID_MAX_ENTRIES 256
 
 struct cpuid_table {
-	struct kvm_cpuid2 head;
+	unsigned int nent;
 	struct kvm_cpuid_entry2 entries[CPUID_MAX_ENTRIES];
 };
 
 /* Fills table with KVM_GET_SUPPORTED_CPUID. Returns 0 or -errno. */
 int cpuid_get_supported(int kvm_fd, struct cpuid_table *table);
+
+/* Gives table to a vCPU with KVM_SET_CPUID2. Returns 0 or -errno. */
+int cpuid_set(int vcpu_fd, const struct cpuid_table *table);
 
 /*
  * Adjusts a copy of the supported table for one vCPU: APIC IDs, topology

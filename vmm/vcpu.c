@@ -67,9 +67,7 @@ static int vcpu_set_cpuid(struct vcpu *vcpu,
 
 	cpuid_adjust(&table, vcpu->index, vm->config.nr_cpus,
 		     vm->config.cpu_template, vm->host_is_pvm);
-	if (ioctl(vcpu->fd, KVM_SET_CPUID2, &table.head) < 0)
-		return -errno;
-	return 0;
+	return cpuid_set(vcpu->fd, &table);
 }
 
 int vcpu_create(struct vm *vm, unsigned int index,

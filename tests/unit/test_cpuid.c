@@ -13,7 +13,7 @@ static struct cpuid_table table;
 static void add(unsigned int fn, unsigned int idx, bool indexed,
 		uint32_t eax, uint32_t ebx, uint32_t ecx, uint32_t edx)
 {
-	struct kvm_cpuid_entry2 *e = &table.entries[table.head.nent++];
+	struct kvm_cpuid_entry2 *e = &table.entries[table.nent++];
 
 	*e = (struct kvm_cpuid_entry2){
 		.function = fn, .index = idx, .eax = eax, .ebx = ebx,
