@@ -1,4 +1,4 @@
-/* Builds the device tree handed to Linux (SETUP_DTB) or written by --dump-dtb. */
+/* The device tree given to Linux (SETUP_DTB) or written by --dump-dtb. */
 #include "boot/fdt.h"
 #include "devices/virtio_mmio.h"
 #include "vmm/log.h"

@@ -1,4 +1,4 @@
-/* Device status, feature negotiation and failure handling shared by virtio devices. */
+/* Status, features and failure handling shared by every virtio device. */
 #include "devices/virtio.h"
 
 #include <errno.h>
