@@ -20,6 +20,11 @@ enum {
 	OPT_CPU_TEMPLATE,
 	OPT_LOG_LEVEL,
 	OPT_DUMP_DTB,
+	OPT_RNG,
+	OPT_DISK,
+	OPT_NET,
+	OPT_FS,
+	OPT_VSOCK,
 	OPT_HELP,
 };
 
@@ -35,6 +40,11 @@ static const struct option run_options[] = {
 	{"cpu-template", required_argument, NULL, OPT_CPU_TEMPLATE},
 	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
 	{"dump-dtb", required_argument, NULL, OPT_DUMP_DTB},
+	{"rng", required_argument, NULL, OPT_RNG},
+	{"disk", required_argument, NULL, OPT_DISK},
+	{"net", required_argument, NULL, OPT_NET},
+	{"fs", required_argument, NULL, OPT_FS},
+	{"vsock", required_argument, NULL, OPT_VSOCK},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -64,6 +74,11 @@ void cli_usage(const char *prog)
 	       "  --log-level LEVEL       error, warn, info (default) or "
 	       "debug\n"
 	       "  --dump-dtb PATH         write the VM's device tree to PATH\n"
+	       "  --rng on|off            virtio-rng fed by getrandom() "
+	       "(default on)\n"
+	       "  --disk SPEC, --net SPEC, --fs SPEC, --vsock SPEC\n"
+	       "                          virtio devices (see README), "
+	       "repeatable\n"
 	       "\n"
 	       "Exit status: 0 guest powered off, 1 minnow failed, 2 bad "
 	       "usage,\n"
@@ -170,6 +185,18 @@ static int parse_serial(const char *arg, struct cli_run *out)
 	return 0;
 }
 
+static int cli_add_device(struct cli_devices *list, const char *flag,
+			  const char *spec)
+{
+	if (list->nr == CLI_MAX_DEVICES) {
+		fprintf(stderr, "minnow: --%s: at most %d are allowed\n", flag,
+			CLI_MAX_DEVICES);
+		return -EINVAL;
+	}
+	list->specs[list->nr++] = spec;
+	return 0;
+}
+
 static int cli_parse_one(int opt, const char *arg, struct cli_run *out)
 {
 	switch (opt) {
@@ -217,6 +244,19 @@ static int cli_parse_one(int opt, const char *arg, struct cli_run *out)
 	case OPT_DUMP_DTB:
 		out->dump_dtb = arg;
 		return 0;
+	case OPT_RNG:
+		if (strcmp(arg, "on") != 0 && strcmp(arg, "off") != 0)
+			return cli_error("rng", arg, "use on or off");
+		out->rng = strcmp(arg, "on") == 0;
+		return 0;
+	case OPT_DISK:
+		return cli_add_device(&out->disks, "disk", arg);
+	case OPT_NET:
+		return cli_add_device(&out->nets, "net", arg);
+	case OPT_FS:
+		return cli_add_device(&out->fs, "fs", arg);
+	case OPT_VSOCK:
+		return cli_add_device(&out->vsock, "vsock", arg);
 	default:
 		return -EINVAL;
 	}
@@ -233,6 +273,7 @@ int cli_parse_run(int argc, char **argv, struct cli_run *out)
 		.serial = SERIAL_STDIO,
 		.cpu_template = CPU_TEMPLATE_HOST,
 		.log_level = LOG_INFO,
+		.rng = true,
 	};
 
 	/* Parse from argv[0] = "run"; quiet, since we word our own errors. */

@@ -21,6 +21,14 @@ enum serial_mode {
 #define CLI_DEFAULT_MEM_MIB 512
 #define CLI_MAX_MEM_MIB     (1024ull * 1024) /* 1 TiB */
 
+/* Repeatable device flags; each device's own parser reads the strings. */
+#define CLI_MAX_DEVICES 8
+
+struct cli_devices {
+	unsigned int nr;
+	const char *specs[CLI_MAX_DEVICES];
+};
+
 struct cli_run {
 	const char *kernel;
 	const char *initrd;
@@ -33,6 +41,11 @@ struct cli_run {
 	enum cpu_template cpu_template;
 	enum log_level log_level;
 	const char *dump_dtb;
+	bool rng;
+	struct cli_devices disks; /* --disk */
+	struct cli_devices nets;  /* --net */
+	struct cli_devices fs;    /* --fs */
+	struct cli_devices vsock; /* --vsock */
 };
 
 /*

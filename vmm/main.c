@@ -4,6 +4,7 @@
 #include "vmm/legacy.h"
 #include "vmm/log.h"
 #include "vmm/vm.h"
+#include "vmm/vm_devices.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -56,6 +57,10 @@ static int cmd_run(int argc, char **argv)
 	if (legacy_devices_attach(&legacy, &vm,
 				  opts.serial == SERIAL_OFF ? NULL : &con,
 				  opts.serial == SERIAL_STDIO))
+		goto out;
+	if (vm_devices_attach(&vm, &opts))
+		goto out;
+	if (opts.dump_dtb && vm_dump_dtb(&vm, opts.dump_dtb))
 		goto out;
 	if (vm_load_kernel(&vm, &spec))
 		goto out;

@@ -1,5 +1,6 @@
 /* The VM's lifecycle: create, load a kernel, run, stop, destroy. */
 #include "vmm/vm.h"
+#include "devices/virtio_mmio.h"
 #include "vmm/kvm.h"
 #include "vmm/log.h"
 #include "vmm/pvm.h"
@@ -10,6 +11,7 @@
 #include <linux/kvm.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
@@ -158,11 +160,38 @@ int vm_create(struct vm *vm, const struct vm_config *config)
 	return vm_create_vcpus(vm);
 }
 
+/*
+ * The kernel command line: what this host needs, then the user's words,
+ * then the virtio-mmio devices. Returns 0 or -E2BIG.
+ */
+static int vm_build_cmdline(const struct vm *vm, const char *user, char *buf,
+			    size_t size)
+{
+	const char *host = pvm_cmdline_for(vm->config.cpu_template,
+					   vm->host_is_pvm);
+	int n;
+
+	n = snprintf(buf, size, "%s%s%s", host, *host && *user ? " " : "",
+		     user);
+	if (n < 0 || (size_t)n >= size)
+		return -E2BIG;
+	return virtio_mmio_cmdline(vm, buf, size) < 0 ? -E2BIG : 0;
+}
+
 int vm_load_kernel(struct vm *vm, const struct boot_spec *spec)
 {
+	static char cmdline[LAYOUT_CMDLINE_MAX];
 	struct boot_spec boot = *spec;
 	int err;
 
+	err = vm_build_cmdline(vm, spec->cmdline, cmdline, sizeof(cmdline));
+	if (err) {
+		log_error("vm: the kernel command line is longer than %llu "
+			  "bytes",
+			  (unsigned long long)LAYOUT_CMDLINE_MAX - 1);
+		return err;
+	}
+	boot.cmdline = cmdline;
 	boot.nr_cpus = vm->config.nr_cpus;
 	err = boot_load(&vm->mem, &boot, &vm->entry);
 	if (err)
@@ -278,7 +307,12 @@ void vm_destroy(struct vm *vm)
 	for (unsigned int i = 0; i < VM_MAX_CPUS; i++)
 		if (vm->vcpus[i].vm)
 			vcpu_destroy(&vm->vcpus[i]);
+
+	/* Devices go after the loop: it may hold operations on them. */
 	evloop_destroy(&vm->loop);
+	for (unsigned int i = 0; i < vm->nr_virtio; i++)
+		virtio_mmio_destroy(vm->virtio[i]);
+	vm->nr_virtio = 0;
 	gmem_destroy(&vm->mem);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);

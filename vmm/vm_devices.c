@@ -1,0 +1,71 @@
+/* Attaching the virtio devices named on the command line. */
+#include "vmm/vm_devices.h"
+#include "boot/fdt.h"
+#include "devices/virtio_mmio.h"
+#include "devices/virtio_rng.h"
+#include "vmm/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libfdt.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Attaches dev, or frees it when that fails. */
+static int vm_attach_virtio(struct vm *vm, struct virtio_dev *dev,
+			    const char *what)
+{
+	int err;
+
+	if (!dev) {
+		log_error("vm: cannot create %s", what);
+		return -ENOMEM;
+	}
+	err = virtio_mmio_attach(vm, dev);
+	if (err) {
+		log_error("vm: cannot attach %s: %s", what, strerror(-err));
+		virtio_dev_destroy(dev);
+	}
+	return err;
+}
+
+int vm_devices_attach(struct vm *vm, const struct cli_run *opts)
+{
+	int err;
+
+	if (opts->rng) {
+		err = vm_attach_virtio(vm, virtio_rng_create(), "virtio-rng");
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int vm_dump_dtb(const struct vm *vm, const char *path)
+{
+	static uint8_t dtb[BOOT_FDT_MAX_SIZE];
+	ssize_t written;
+	int fd, err;
+
+	err = boot_fdt_build(vm, dtb, sizeof(dtb));
+	if (err) {
+		log_error("vm: cannot build the device tree: %s",
+			  strerror(-err));
+		return err;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		err = -errno;
+		log_error("vm: cannot open %s: %s", path, strerror(-err));
+		return err;
+	}
+	written = write(fd, dtb, fdt_totalsize(dtb));
+	err = written == (ssize_t)fdt_totalsize(dtb) ? 0 : -EIO;
+	if (written < 0)
+		err = -errno;
+	if (close(fd) < 0 && !err)
+		err = -errno;
+	if (err)
+		log_error("vm: cannot write %s: %s", path, strerror(-err));
+	return err;
+}
