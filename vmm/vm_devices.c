@@ -38,6 +38,30 @@ int vm_devices_attach(struct vm *vm, const struct cli_run *opts)
 		if (err)
 			return err;
 	}
+
+	/* --disk: virtio-blk */
+	if (opts->disks.nr) {
+		log_error("vm: --disk: virtio-blk is not available yet");
+		return -ENOTSUP;
+	}
+
+	/* --net: virtio-net */
+	if (opts->nets.nr) {
+		log_error("vm: --net: virtio-net is not available yet");
+		return -ENOTSUP;
+	}
+
+	/* --fs: virtio-fs */
+	if (opts->fs.nr) {
+		log_error("vm: --fs: virtio-fs is not available yet");
+		return -ENOTSUP;
+	}
+
+	/* --vsock: virtio-vsock */
+	if (opts->vsock.nr) {
+		log_error("vm: --vsock: virtio-vsock is not available yet");
+		return -ENOTSUP;
+	}
 	return 0;
 }
 
