@@ -37,7 +37,8 @@ def minnow_command(args):
         fail(f"minnow binary {args.minnow} not found; build it first")
     return [args.minnow, "run", "--kernel", args.image,
             "--cpus", str(args.cpus), "--memory", str(args.memory),
-            "--serial", "stdio"]
+            "--serial", "stdio"] + (
+                ["--cmdline", args.cmdline] if args.cmdline else [])
 
 
 def qemu_command(args):
@@ -49,8 +50,11 @@ def qemu_command(args):
             "-no-user-config", "-display", "none", "-no-reboot",
             "-serial", "stdio",
             "-device", "isa-debug-exit,iobase=0x501,iosize=4",
+            # microvm has no i8042 unless asked; minnow has one.
+            "-device", "i8042",
             "-kernel", args.image, "-smp", str(args.cpus),
-            "-m", str(args.memory)]
+            "-m", str(args.memory)] + (
+                ["-append", args.cmdline] if args.cmdline else [])
 
 
 def guest_status(vmm, rc):
@@ -71,9 +75,10 @@ def main():
     p.add_argument("--image", required=True)
     p.add_argument("--cpus", type=int, default=1)
     p.add_argument("--memory", type=int, default=128, help="MiB")
+    p.add_argument("--cmdline", default="", help="guest command line")
     p.add_argument("--expect-exit", type=int, default=0)
     p.add_argument("--expect-output", default="",
-                   help="regex that the serial output must contain")
+                   help="regex (dot matches newlines) the output must contain")
     p.add_argument("--timeout", type=float, default=30)
     args = p.parse_args()
 
@@ -103,7 +108,7 @@ def main():
     if status != args.expect_exit:
         fail(f"guest exit status {status} ({args.vmm} status "
              f"{proc.returncode}), expected {args.expect_exit}", out)
-    if args.expect_output and not re.search(args.expect_output, out):
+    if args.expect_output and not re.search(args.expect_output, out, re.S):
         fail(f"output does not match /{args.expect_output}/", out)
 
     print(out.rstrip())

@@ -134,3 +134,19 @@ int boot_info_parse(unsigned int kind, uint64_t info_addr)
 		return parse_pvh(info_addr);
 	return parse_linux64(info_addr);
 }
+
+int cmdline_has(const char *word)
+{
+	const char *p = boot_info.cmdline;
+	size_t n = strlen(word);
+
+	while (*p) {
+		while (*p == ' ')
+			p++;
+		if (!memcmp(p, word, n) && (p[n] == ' ' || p[n] == '\0'))
+			return 1;
+		while (*p && *p != ' ')
+			p++;
+	}
+	return 0;
+}

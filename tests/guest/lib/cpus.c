@@ -125,7 +125,7 @@ static uint64_t scan_legacy(const char *sig, size_t sig_len, size_t sum_len)
 	return a;
 }
 
-static unsigned int cpus_from_mptable(uint32_t *ids, unsigned int max)
+unsigned int cpus_discover_mptable(uint32_t *ids, unsigned int max)
 {
 	const struct mp_floating *fp;
 	const struct mp_config *cfg;
@@ -207,7 +207,7 @@ static const struct acpi_header *acpi_find_madt(void)
 	return NULL;
 }
 
-static unsigned int cpus_from_madt(uint32_t *ids, unsigned int max)
+unsigned int cpus_discover_madt(uint32_t *ids, unsigned int max)
 {
 	const struct acpi_header *madt = acpi_find_madt();
 	const uint8_t *e, *end;
@@ -239,12 +239,12 @@ unsigned int cpus_discover(uint32_t *apic_ids, unsigned int max,
 {
 	unsigned int n;
 
-	n = cpus_from_mptable(apic_ids, max);
+	n = cpus_discover_mptable(apic_ids, max);
 	if (n) {
 		*source = "MP table";
 		return n;
 	}
-	n = cpus_from_madt(apic_ids, max);
+	n = cpus_discover_madt(apic_ids, max);
 	*source = n ? "ACPI MADT" : "none";
 	return n;
 }

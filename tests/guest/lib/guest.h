@@ -77,6 +77,9 @@ size_t strlen(const char *s);
 /* lib/boot_info.c: called by guest_start() with the entry's register. */
 int boot_info_parse(unsigned int kind, uint64_t info_addr);
 
+/* True when word is one of the command line's space-separated words. */
+int cmdline_has(const char *word);
+
 /*
  * lib/paging.c: identity-maps [4 GiB, end) with 2 MiB pages, so RAM above
  * 4 GiB can be touched. Returns 0, or -1 when end is past what the static
@@ -107,10 +110,13 @@ void lapic_send_sipi(uint32_t apic_id, uint8_t vector);
 /*
  * lib/cpus.c: finds the CPUs from the Intel MP table, else from the ACPI
  * MADT. Fills apic_ids (BSP included) and returns how many, or 0 when
- * neither table was found. *source names the table used.
+ * neither table was found. *source names the table used. The _mptable
+ * and _madt variants read only that table.
  */
 unsigned int cpus_discover(uint32_t *apic_ids, unsigned int max,
 			   const char **source);
+unsigned int cpus_discover_mptable(uint32_t *apic_ids, unsigned int max);
+unsigned int cpus_discover_madt(uint32_t *apic_ids, unsigned int max);
 
 /*
  * lib/smp.c: starts the AP with apic_id through INIT, SIPI, SIPI; it runs
