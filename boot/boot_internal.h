@@ -86,12 +86,15 @@ int boot_gdt_write(struct gmem *gm, enum boot_entry_kind kind,
 int boot_pagetables_write(struct gmem *gm, struct boot_entry *entry);
 
 /*
- * Intel MP 1.4 tables in the last KiB of base memory (LAYOUT_EBDA_ADDR):
- * returns the bytes needed for nr_cpus, and writes them. The write
- * returns -EINVAL when nr_cpus is 0 or more than BOOT_MPTABLE_MAX_CPUS.
+ * Intel MP 1.4 tables: the floating pointer in the first KiB of the EBDA
+ * (LAYOUT_EBDA_ADDR), where Linux looks first, and the configuration table
+ * in the BIOS area (LAYOUT_MPTABLE_ADDR). boot_mptable_size() is the
+ * configuration table's size for nr_cpus. The write returns -EINVAL when
+ * nr_cpus is 0 or more than BOOT_MPTABLE_MAX_CPUS: APIC IDs are 8 bits and
+ * the IOAPIC takes the ID after the last CPU's.
  */
 size_t boot_mptable_size(unsigned int nr_cpus);
 int boot_mptable_write(struct gmem *gm, unsigned int nr_cpus);
-#define BOOT_MPTABLE_MAX_CPUS 37
+#define BOOT_MPTABLE_MAX_CPUS 254
 
 #endif

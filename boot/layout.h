@@ -14,8 +14,10 @@
 #define LAYOUT_PD_ADDR          0x0000b000ull /*   PDs mapping 4 GiB */
 #define LAYOUT_CMDLINE_ADDR     0x00020000ull
 #define LAYOUT_CMDLINE_MAX      0x00010000ull /* 64 KiB with the NUL */
-#define LAYOUT_EBDA_ADDR        0x0009fc00ull /* MP table lives here */
+#define LAYOUT_EBDA_ADDR        0x0009fc00ull /* MP floating pointer */
 #define LAYOUT_LOW_RAM_END      0x000a0000ull /* then VGA and BIOS */
+#define LAYOUT_MPTABLE_ADDR     0x000f0000ull /* MP configuration table, */
+#define LAYOUT_MPTABLE_END      0x00100000ull /*   in the BIOS area */
 #define LAYOUT_HIGH_RAM_START   0x00100000ull
 #define LAYOUT_KERNEL_ADDR      0x01000000ull /* bzImage load address */
 

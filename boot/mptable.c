@@ -97,17 +97,13 @@ _Static_assert(sizeof(struct mp_ioapic) == 8, "MP IOAPIC size");
 _Static_assert(sizeof(struct mp_intr) == 8, "MP interrupt size");
 
 #define MP_FIXED_SIZE                                                          \
-	(sizeof(struct mp_floating_pointer) +                                  \
-	 sizeof(struct mp_config_header) + sizeof(struct mp_bus) +             \
+	(sizeof(struct mp_config_header) + sizeof(struct mp_bus) +             \
 	 sizeof(struct mp_ioapic) + MP_IOAPIC_PINS * sizeof(struct mp_intr) +  \
 	 2 * sizeof(struct mp_intr))
-#define MP_AREA_SIZE (LAYOUT_LOW_RAM_END - LAYOUT_EBDA_ADDR)
+#define MP_AREA_SIZE (LAYOUT_MPTABLE_END - LAYOUT_MPTABLE_ADDR)
 _Static_assert(MP_FIXED_SIZE + BOOT_MPTABLE_MAX_CPUS *
 		       sizeof(struct mp_processor) <= MP_AREA_SIZE,
-	       "BOOT_MPTABLE_MAX_CPUS fit below 0xa0000");
-_Static_assert(MP_FIXED_SIZE + (BOOT_MPTABLE_MAX_CPUS + 1) *
-		       sizeof(struct mp_processor) > MP_AREA_SIZE,
-	       "BOOT_MPTABLE_MAX_CPUS is as many as fit");
+	       "BOOT_MPTABLE_MAX_CPUS fit in the BIOS area");
 
 size_t boot_mptable_size(unsigned int nr_cpus)
 {
@@ -209,22 +205,22 @@ int boot_mptable_write(struct gmem *gm, unsigned int nr_cpus)
 	struct mp_floating_pointer *mpf;
 	struct mp_config_header *mpc;
 	uint8_t *base, *end;
-	gpa_t mpc_addr = LAYOUT_EBDA_ADDR + sizeof(*mpf);
 
 	if (nr_cpus == 0 || nr_cpus > BOOT_MPTABLE_MAX_CPUS)
 		return -EINVAL;
-	base = gmem_ptr(gm, LAYOUT_EBDA_ADDR, MP_AREA_SIZE);
-	if (!base)
+	mpf = gmem_ptr(gm, LAYOUT_EBDA_ADDR, sizeof(*mpf));
+	base = gmem_ptr(gm, LAYOUT_MPTABLE_ADDR, size);
+	if (!mpf || !base)
 		return -EFAULT;
-	memset(base, 0, MP_AREA_SIZE);
+	memset(mpf, 0, sizeof(*mpf));
+	memset(base, 0, size);
 
-	mpf = (struct mp_floating_pointer *)base;
-	mpc = (struct mp_config_header *)(base + sizeof(*mpf));
+	mpc = (struct mp_config_header *)base;
 	end = mp_put_processors((uint8_t *)(mpc + 1), nr_cpus);
 	end = mp_put_io(end, (uint8_t)nr_cpus);
 
 	memcpy(mpc->signature, "PCMP", 4);
-	mpc->base_length = (uint16_t)(size - sizeof(*mpf));
+	mpc->base_length = (uint16_t)size;
 	mpc->spec_rev = MP_SPEC_REV_1_4;
 	memcpy(mpc->oem_id, "MINNOW  ", sizeof(mpc->oem_id));
 	memcpy(mpc->product_id, "MINNOW VM   ", sizeof(mpc->product_id));
@@ -233,7 +229,7 @@ int boot_mptable_write(struct gmem *gm, unsigned int nr_cpus)
 	mpc->checksum = mp_checksum((uint8_t *)mpc, mpc->base_length);
 
 	memcpy(mpf->signature, "_MP_", 4);
-	mpf->config_paddr = (uint32_t)mpc_addr;
+	mpf->config_paddr = (uint32_t)LAYOUT_MPTABLE_ADDR;
 	mpf->length = 1;
 	mpf->spec_rev = MP_SPEC_REV_1_4;
 	mpf->checksum = mp_checksum((uint8_t *)mpf, sizeof(*mpf));

@@ -111,7 +111,7 @@ static unsigned int check_mptable(const struct gmem *gm, unsigned int cpus)
 	assert_memory_equal(gmem_ptr(gm, mpc, 4), "PCMP", 4);
 	assert_int_equal(rd(gm, mpc + 6, 1), 4);
 	end = mpc + rd(gm, mpc + 4, 2);
-	assert_true(end <= LAYOUT_LOW_RAM_END);
+	assert_true(mpc >= LAYOUT_MPTABLE_ADDR && end <= LAYOUT_MPTABLE_END);
 	assert_int_equal(sum(gm, mpc, end - mpc), 0);
 	assert_int_equal(rd(gm, mpc + 36, 4), LAYOUT_LAPIC_ADDR);
 	entries = rd(gm, mpc + 34, 2);
@@ -187,13 +187,17 @@ static void test_mptable(void **state)
 	assert_int_equal(boot_mptable_write(&gm, BOOT_MPTABLE_MAX_CPUS), 0);
 	assert_int_equal(check_mptable(&gm, BOOT_MPTABLE_MAX_CPUS),
 			 BOOT_MPTABLE_MAX_CPUS);
-	assert_true(LAYOUT_EBDA_ADDR + boot_mptable_size(BOOT_MPTABLE_MAX_CPUS) <=
-		    LAYOUT_LOW_RAM_END);
+	assert_int_equal(rd(&gm, LAYOUT_EBDA_ADDR + 4, 4), LAYOUT_MPTABLE_ADDR);
+	assert_true(LAYOUT_MPTABLE_ADDR +
+			    boot_mptable_size(BOOT_MPTABLE_MAX_CPUS) <=
+		    LAYOUT_MPTABLE_END);
 
 	assert_int_equal(boot_mptable_write(&gm, 0), -EINVAL);
 	assert_int_equal(boot_mptable_write(&gm, BOOT_MPTABLE_MAX_CPUS + 1),
 			 -EINVAL);
 	assert_int_equal(boot_mptable_write(&gm, 255), -EINVAL);
+	assert_int_equal(boot_mptable_write(&gm, 64), 0);
+	assert_int_equal(check_mptable(&gm, 64), 64);
 	gmem_destroy(&gm);
 }
 
