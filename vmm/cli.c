@@ -21,6 +21,7 @@ enum {
 	OPT_LOG_LEVEL,
 	OPT_DUMP_DTB,
 	OPT_RNG,
+	OPT_TIMINGS,
 	OPT_DISK,
 	OPT_NET,
 	OPT_FS,
@@ -41,6 +42,7 @@ static const struct option run_options[] = {
 	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
 	{"dump-dtb", required_argument, NULL, OPT_DUMP_DTB},
 	{"rng", required_argument, NULL, OPT_RNG},
+	{"timings", optional_argument, NULL, OPT_TIMINGS},
 	{"disk", required_argument, NULL, OPT_DISK},
 	{"net", required_argument, NULL, OPT_NET},
 	{"fs", required_argument, NULL, OPT_FS},
@@ -76,6 +78,8 @@ void cli_usage(const char *prog)
 	       "  --dump-dtb PATH         write the VM's device tree to PATH\n"
 	       "  --rng on|off            virtio-rng fed by getrandom() "
 	       "(default on)\n"
+	       "  --timings[=table|json] print start-up phase times on "
+	       "stderr at exit\n"
 	       "  --disk SPEC, --net SPEC, --fs SPEC, --vsock SPEC\n"
 	       "                          virtio devices (see README), "
 	       "repeatable\n"
@@ -248,6 +252,14 @@ static int cli_parse_one(int opt, const char *arg, struct cli_run *out)
 		if (strcmp(arg, "on") != 0 && strcmp(arg, "off") != 0)
 			return cli_error("rng", arg, "use on or off");
 		out->rng = strcmp(arg, "on") == 0;
+		return 0;
+	case OPT_TIMINGS:
+		if (!arg || strcmp(arg, "table") == 0)
+			out->timings = CLI_TIMINGS_TABLE;
+		else if (strcmp(arg, "json") == 0)
+			out->timings = CLI_TIMINGS_JSON;
+		else
+			return cli_error("timings", arg, "use table or json");
 		return 0;
 	case OPT_DISK:
 		return cli_add_device(&out->disks, "disk", arg);

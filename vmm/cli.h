@@ -17,6 +17,8 @@ enum serial_mode {
 	SERIAL_OFF,   /* no COM1 at all */
 };
 
+enum cli_timings { CLI_TIMINGS_OFF, CLI_TIMINGS_TABLE, CLI_TIMINGS_JSON };
+
 #define CLI_DEFAULT_CPUS    1
 #define CLI_DEFAULT_MEM_MIB 512
 #define CLI_MAX_MEM_MIB     (1024ull * 1024) /* 1 TiB */
@@ -42,6 +44,7 @@ struct cli_run {
 	enum log_level log_level;
 	const char *dump_dtb;
 	bool rng;
+	enum cli_timings timings;
 	struct cli_devices disks; /* --disk */
 	struct cli_devices nets;  /* --net */
 	struct cli_devices fs;    /* --fs */

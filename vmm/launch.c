@@ -3,10 +3,21 @@
 #include "vmm/console.h"
 #include "vmm/legacy.h"
 #include "vmm/log.h"
+#include "vmm/timings.h"
 #include "vmm/vm.h"
 #include "vmm/vm_devices.h"
 
 #include <string.h>
+
+static void launch_print_timings(struct legacy_devices *legacy, bool json)
+{
+	const struct debug_port_marker *markers = NULL;
+	size_t nr = 0;
+
+	if (legacy->has_debug)
+		markers = debug_port_markers(&legacy->debug, &nr);
+	timings_print(stderr, json, markers, nr);
+}
 
 int launch_run(const struct cli_run *opts)
 {
@@ -40,14 +51,19 @@ int launch_run(const struct cli_run *opts)
 		goto out;
 	if (vm_devices_attach(&vm, opts))
 		goto out;
+	timings_mark(TIMING_DEVICES_READY);
 	if (opts->dump_dtb && vm_dump_dtb(&vm, opts->dump_dtb))
 		goto out;
 	if (vm_load_kernel(&vm, &spec))
 		goto out;
+	timings_mark(TIMING_KERNEL_LOADED);
 	status = vm_run(&vm);
 
 out:
 	vm_destroy(&vm);
+	timings_mark(TIMING_EXIT);
+	if (opts->timings != CLI_TIMINGS_OFF)
+		launch_print_timings(&legacy, opts->timings == CLI_TIMINGS_JSON);
 	legacy_devices_destroy(&legacy);
 	console_close(&con);
 	return status;

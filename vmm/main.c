@@ -2,6 +2,7 @@
 #include "vmm/cli.h"
 #include "vmm/launch.h"
 #include "vmm/log.h"
+#include "vmm/timings.h"
 #include "vmm/vm.h"
 
 #include <signal.h>
@@ -26,6 +27,8 @@ static int cmd_run(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	timings_mark(TIMING_MAIN);
+
 	/* A closed console reader must not kill the VM. */
 	signal(SIGPIPE, SIG_IGN);
 

@@ -1,6 +1,7 @@
 /* vCPU threads: creation, boot registers and the KVM_RUN loop. */
 #include "vmm/vcpu.h"
 #include "vmm/log.h"
+#include "vmm/timings.h"
 
 #include <asm/kvm.h>
 #include <errno.h>
@@ -191,6 +192,8 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&unblock);
 	sigaddset(&unblock, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &unblock, NULL);
+	if (vcpu->index == 0)
+		timings_mark(TIMING_FIRST_RUN);
 
 	while (!atomic_load(&vm->stop_requested)) {
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {

@@ -4,6 +4,7 @@
 #include "vmm/kvm.h"
 #include "vmm/log.h"
 #include "vmm/pvm.h"
+#include "vmm/timings.h"
 #include "vmm/util.h"
 #include "vmm/vcpu.h"
 
@@ -148,12 +149,15 @@ int vm_create(struct vm *vm, const struct vm_config *config)
 	err = vm_create_irqchip(vm);
 	if (err)
 		return err;
+	timings_mark(TIMING_KVM_READY);
+
 	err = gmem_init(&vm->mem, config->mem_bytes, config->hugepages);
 	if (err)
 		return err;
 	err = vm_map_memory(vm);
 	if (err)
 		return err;
+	timings_mark(TIMING_MEMORY_READY);
 	err = evloop_init(&vm->loop, 256);
 	if (err)
 		return err;
@@ -216,6 +220,7 @@ void vm_request_stop(struct vm *vm, int status, const char *why)
 	pthread_mutex_unlock(&vm->stop_lock);
 
 	if (first) {
+		timings_mark(TIMING_VM_STOPPED);
 		log_debug("vm: stopping (%s), status %d", why, status);
 		evloop_wake(&vm->loop);
 	}
