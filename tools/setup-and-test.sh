@@ -6,7 +6,8 @@
 #   1. gcc, warnings as errors: unit, guest and slow (Linux) tests
 #   2. gcc with AddressSanitizer + UBSan: unit and guest tests
 #   3. clang, warnings as errors: build and unit tests
-#   4. clang-format: the C sources match .clang-format
+#   4. libFuzzer: every fuzz target for a short while (FUZZ_SECONDS, 20)
+#   5. clang-format: the C sources match .clang-format
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -33,6 +34,9 @@ step "clang build, -Werror"
 CC=clang cmake -S . -B build/ci-clang -G Ninja -DMINNOW_WERROR=ON >/dev/null
 ninja -C build/ci-clang
 ctest --test-dir build/ci-clang --output-on-failure -j "$jobs" -L unit
+
+step "fuzz targets, ${FUZZ_SECONDS:-20} s each"
+./tools/fuzz.sh "${FUZZ_SECONDS:-20}"
 
 step "clang-format"
 ./tools/check-format.sh
