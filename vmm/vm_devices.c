@@ -1,6 +1,8 @@
 /* Attaching the virtio devices named on the command line. */
 #include "vmm/vm_devices.h"
 #include "boot/fdt.h"
+#include "devices/blk_opts.h"
+#include "devices/virtio_blk.h"
 #include "devices/virtio_mmio.h"
 #include "devices/virtio_rng.h"
 #include "vmm/log.h"
@@ -40,9 +42,17 @@ int vm_devices_attach(struct vm *vm, const struct cli_run *opts)
 	}
 
 	/* --disk: virtio-blk */
-	if (opts->disks.nr) {
-		log_error("vm: --disk: virtio-blk is not available yet");
-		return -ENOTSUP;
+	for (unsigned int i = 0; i < opts->disks.nr; i++) {
+		struct blk_options blk_opts;
+		struct virtio_dev *blk_dev;
+
+		err = blk_options_parse(opts->disks.specs[i], &blk_opts);
+		if (!err)
+			err = virtio_blk_create(&blk_opts, &vm->loop, i, &blk_dev);
+		if (!err)
+			err = vm_attach_virtio(vm, blk_dev, "virtio-blk");
+		if (err)
+			return err;
 	}
 
 	/* --net: virtio-net */
