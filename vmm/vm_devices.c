@@ -4,6 +4,7 @@
 #include "devices/blk_opts.h"
 #include "devices/virtio_blk.h"
 #include "devices/virtio_mmio.h"
+#include "devices/virtio_net.h"
 #include "devices/virtio_rng.h"
 #include "vmm/log.h"
 
@@ -56,9 +57,15 @@ int vm_devices_attach(struct vm *vm, const struct cli_run *opts)
 	}
 
 	/* --net: virtio-net */
-	if (opts->nets.nr) {
-		log_error("vm: --net: virtio-net is not available yet");
-		return -ENOTSUP;
+	for (unsigned int i = 0; i < opts->nets.nr; i++) {
+		struct virtio_dev *dev;
+
+		err = virtio_net_from_spec(&vm->loop, opts->nets.specs[i], &dev);
+		if (err)
+			return err;
+		err = vm_attach_virtio(vm, dev, "virtio-net");
+		if (err)
+			return err;
 	}
 
 	/* --fs: virtio-fs */
