@@ -19,9 +19,8 @@ static void launch_print_timings(struct legacy_devices *legacy, bool json)
 	timings_print(stderr, json, markers, nr);
 }
 
-int launch_run(const struct cli_run *opts)
+int launch_prepare(struct launch *l, const struct cli_run *opts)
 {
-	static struct vm vm;
 	struct vm_config config = {
 		.nr_cpus = opts->cpus,
 		.mem_bytes = opts->mem_mib << 20,
@@ -33,38 +32,67 @@ int launch_run(const struct cli_run *opts)
 		.initrd_path = opts->initrd,
 		.cmdline = opts->cmdline,
 	};
-	struct legacy_devices legacy;
-	struct console con;
-	int status = VM_EXIT_ERROR;
+	int err;
 
-	if (console_open_output(&con, opts->serial == SERIAL_FILE
-					      ? opts->serial_path
-					      : NULL))
-		return VM_EXIT_ERROR;
-	memset(&legacy, 0, sizeof(legacy));
+	l->opts = opts;
+	l->vm_created = false;
+	memset(&l->legacy, 0, sizeof(l->legacy));
+	err = console_open_output(&l->con, opts->serial == SERIAL_FILE
+						   ? opts->serial_path
+						   : NULL);
+	if (err)
+		return err;
+	l->con_open = true;
 
-	if (vm_create(&vm, &config))
-		goto out;
-	if (legacy_devices_attach(&legacy, &vm,
-				  opts->serial == SERIAL_OFF ? NULL : &con,
-				  opts->serial == SERIAL_STDIO))
-		goto out;
-	if (vm_devices_attach(&vm, opts))
-		goto out;
+	l->vm_created = true;
+	err = vm_create(&l->vm, &config);
+	if (err)
+		return err;
+	err = legacy_devices_attach(&l->legacy, &l->vm,
+				    opts->serial == SERIAL_OFF ? NULL : &l->con,
+				    opts->serial == SERIAL_STDIO);
+	if (err)
+		return err;
+	err = vm_devices_attach(&l->vm, opts);
+	if (err)
+		return err;
 	timings_mark(TIMING_DEVICES_READY);
-	if (opts->dump_dtb && vm_dump_dtb(&vm, opts->dump_dtb))
-		goto out;
-	if (vm_load_kernel(&vm, &spec))
-		goto out;
+	if (opts->dump_dtb) {
+		err = vm_dump_dtb(&l->vm, opts->dump_dtb);
+		if (err)
+			return err;
+	}
+	err = vm_load_kernel(&l->vm, &spec);
+	if (err)
+		return err;
 	timings_mark(TIMING_KERNEL_LOADED);
-	status = vm_run(&vm);
+	return 0;
+}
 
-out:
-	vm_destroy(&vm);
+void launch_cleanup(struct launch *l)
+{
+	const struct cli_run *opts = l->opts;
+
+	if (l->vm_created)
+		vm_destroy(&l->vm);
+	l->vm_created = false;
 	timings_mark(TIMING_EXIT);
 	if (opts->timings != CLI_TIMINGS_OFF)
-		launch_print_timings(&legacy, opts->timings == CLI_TIMINGS_JSON);
-	legacy_devices_destroy(&legacy);
-	console_close(&con);
+		launch_print_timings(&l->legacy,
+				     opts->timings == CLI_TIMINGS_JSON);
+	legacy_devices_destroy(&l->legacy);
+	if (l->con_open)
+		console_close(&l->con);
+	l->con_open = false;
+}
+
+int launch_run(const struct cli_run *opts)
+{
+	static struct launch l;
+	int status = VM_EXIT_ERROR;
+
+	if (launch_prepare(&l, opts) == 0)
+		status = vm_run(&l.vm);
+	launch_cleanup(&l);
 	return status;
 }

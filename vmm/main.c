@@ -4,6 +4,7 @@
 #include "vmm/log.h"
 #include "vmm/timings.h"
 #include "vmm/vm.h"
+#include "vmm/vmm_main.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -44,6 +45,9 @@ int main(int argc, char **argv)
 		cli_usage("minnow");
 		return 0;
 	}
+	/* Cloud Hypervisor's command line, as the Kata runtime gives it. */
+	if (vmm_main_wants(argv[1]))
+		return vmm_main(argc, argv);
 	if (strcmp(argv[1], "run") == 0)
 		return cmd_run(argc - 1, argv + 1);
 

@@ -196,6 +196,7 @@ static void *vcpu_thread(void *arg)
 		timings_mark(TIMING_FIRST_RUN);
 
 	while (!atomic_load(&vm->stop_requested)) {
+		vm_vcpu_park_if_paused(vm);
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			int err = errno;
 

@@ -113,6 +113,8 @@ int vm_create(struct vm *vm, const struct vm_config *config)
 	for (unsigned int i = 0; i < VM_MAX_CPUS; i++)
 		vm->vcpus[i].fd = -1;
 	pthread_mutex_init(&vm->stop_lock, NULL);
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	pthread_cond_init(&vm->pause_cond, NULL);
 	bus_init(&vm->pio, "pio");
 	bus_init(&vm->mmio, "mmio");
 	vm->power = (struct power_sink){.request = vm_power_request,
@@ -223,7 +225,56 @@ void vm_request_stop(struct vm *vm, int status, const char *why)
 		timings_mark(TIMING_VM_STOPPED);
 		log_debug("vm: stopping (%s), status %d", why, status);
 		evloop_wake(&vm->loop);
+
+		/* Parked vCPUs must see the stop, and so must vm_pause(). */
+		pthread_mutex_lock(&vm->pause_lock);
+		pthread_cond_broadcast(&vm->pause_cond);
+		pthread_mutex_unlock(&vm->pause_lock);
 	}
+}
+
+void vm_vcpu_park_if_paused(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	if (vm->pause_requested && !atomic_load(&vm->stop_requested)) {
+		vm->nr_parked++;
+		pthread_cond_broadcast(&vm->pause_cond);
+		while (vm->pause_requested &&
+		       !atomic_load(&vm->stop_requested))
+			pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+		vm->nr_parked--;
+	}
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+int vm_pause(struct vm *vm)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->pause_requested = true;
+	pthread_mutex_unlock(&vm->pause_lock);
+
+	/* The flag is set before the kick, so a vCPU cannot miss both. */
+	for (unsigned int i = 0; i < vm->config.nr_cpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+
+	pthread_mutex_lock(&vm->pause_lock);
+	while (vm->nr_parked < vm->config.nr_cpus &&
+	       !atomic_load(&vm->stop_requested))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	if (atomic_load(&vm->stop_requested))
+		err = -ESHUTDOWN;
+	pthread_mutex_unlock(&vm->pause_lock);
+	return err;
+}
+
+void vm_resume(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->pause_requested = false;
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
 }
 
 /* On the loop thread: a stop was requested somewhere. */
@@ -325,4 +376,6 @@ void vm_destroy(struct vm *vm)
 		close(vm->kvm_fd);
 	vm->vm_fd = vm->kvm_fd = -1;
 	pthread_mutex_destroy(&vm->stop_lock);
+	pthread_mutex_destroy(&vm->pause_lock);
+	pthread_cond_destroy(&vm->pause_cond);
 }

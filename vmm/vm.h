@@ -75,6 +75,12 @@ struct vm {
 	atomic_bool stop_requested;
 	int exit_status; /* enum vm_exit or a debug-exit code */
 	pthread_mutex_t stop_lock;
+
+	/* Pausing: vCPU threads park between two KVM_RUN calls. */
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond;
+	bool pause_requested;
+	unsigned int nr_parked;
 };
 
 /* Opens /dev/kvm, checks capabilities, creates VM, irqchip, PIT, memory. */
@@ -96,5 +102,19 @@ int vm_run(struct vm *vm);
 void vm_request_stop(struct vm *vm, int status, const char *why);
 
 void vm_destroy(struct vm *vm);
+
+/*
+ * Pauses a running VM: kicks every vCPU out of KVM_RUN and waits until
+ * all of them are parked (or the VM is stopping). Devices and the event
+ * loop go on. Any thread but a vCPU's; returns 0, or -ESHUTDOWN when the
+ * VM stopped instead.
+ */
+int vm_pause(struct vm *vm);
+
+/* Lets parked vCPUs run again. Any thread but a vCPU's. */
+void vm_resume(struct vm *vm);
+
+/* From a vCPU thread between two KVM_RUN calls: parks while paused. */
+void vm_vcpu_park_if_paused(struct vm *vm);
 
 #endif
