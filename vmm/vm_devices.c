@@ -6,11 +6,13 @@
 #include "devices/virtio_mmio.h"
 #include "devices/virtio_net.h"
 #include "devices/virtio_rng.h"
+#include "devices/virtio_vsock.h"
 #include "vmm/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <libfdt.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -29,6 +31,30 @@ static int vm_attach_virtio(struct vm *vm, struct virtio_dev *dev,
 		log_error("vm: cannot attach %s: %s", what, strerror(-err));
 		virtio_dev_destroy(dev);
 	}
+	return err;
+}
+
+/* --vsock cid=N,socket=PATH: one device; the guest has one CID. */
+static int vm_attach_vsock(struct vm *vm, const struct cli_devices *specs)
+{
+	struct virtio_vsock_config cfg;
+	struct virtio_dev *dev;
+	char *storage;
+	int err;
+
+	if (specs->nr > 1) {
+		log_error("vm: --vsock given %u times: only one vsock device "
+			  "is supported (the guest has one CID)", specs->nr);
+		return -EINVAL;
+	}
+	err = virtio_vsock_parse_spec(specs->specs[0], &cfg, &storage);
+	if (!err) {
+		dev = virtio_vsock_create(&cfg, &vm->loop);
+		err = dev ? vm_attach_virtio(vm, dev, "virtio-vsock") : -EINVAL;
+		if (!err)
+			virtio_vsock_start(dev);
+	}
+	free(storage);
 	return err;
 }
 
@@ -76,8 +102,9 @@ int vm_devices_attach(struct vm *vm, const struct cli_run *opts)
 
 	/* --vsock: virtio-vsock */
 	if (opts->vsock.nr) {
-		log_error("vm: --vsock: virtio-vsock is not available yet");
-		return -ENOTSUP;
+		err = vm_attach_vsock(vm, &opts->vsock);
+		if (err)
+			return err;
 	}
 	return 0;
 }
