@@ -54,7 +54,8 @@ def qemu_command(args):
             "-device", "i8042",
             "-kernel", args.image, "-smp", str(args.cpus),
             "-m", str(args.memory)] + (
-                ["-append", args.cmdline] if args.cmdline else [])
+                ["-append", args.cmdline] if args.cmdline else []) + (
+                args.qemu_arg)
 
 
 def guest_status(vmm, rc):
@@ -80,6 +81,8 @@ def main():
     p.add_argument("--expect-output", default="",
                    help="regex (dot matches newlines) the output must contain")
     p.add_argument("--timeout", type=float, default=30)
+    p.add_argument("--qemu-arg", action="append", default=[],
+                   help="extra QEMU argument (repeatable; QEMU only)")
     args = p.parse_args()
 
     if not os.path.exists("/dev/kvm"):

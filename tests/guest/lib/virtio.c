@@ -702,8 +702,10 @@ int virtio_irq_enable(struct virtio_dev *dev)
 		return 0;
 	if (dev->irq == VIRTIO_IRQ_UNKNOWN || dev->irq >= IOAPIC_PINS)
 		return -VIRTIO_ENOIRQ;
+	/* A device set up again (after a reset) takes back its old slot. */
 	for (slot = 0; slot < IRQ_SLOTS && irq_devs[slot]; slot++)
-		;
+		if (irq_devs[slot] == dev || irq_devs[slot]->base == dev->base)
+			break;
 	if (slot == IRQ_SLOTS)
 		return -VIRTIO_ENOSPC;
 	idt_install();
@@ -814,6 +816,46 @@ int virtq_wait(struct virtq *q, uint16_t *id, uint32_t *len,
 		cpu_relax();
 	}
 	return virtio_needs_reset(q->dev) ? -VIRTIO_ERESET : -VIRTIO_ETIMEOUT;
+}
+
+int virtq_roundtrip(struct virtq *q, const struct virtq_buf *bufs,
+		    unsigned int n, uint32_t *len, uint64_t timeout_us)
+{
+	uint16_t head, id;
+	int err;
+
+	err = virtq_add(q, bufs, n, &head);
+	if (err)
+		return err;
+	virtq_kick(q);
+	err = virtq_wait(q, &id, len, timeout_us);
+	if (!err && id != head)
+		err = -VIRTIO_EBADUSED;
+	return err;
+}
+
+static bool config_irq_seen(void *arg)
+{
+	struct virtio_dev *dev = arg;
+
+	return dev->isr_pending & VIRTIO_MMIO_INT_CONFIG;
+}
+
+int virtio_wait_needs_reset(struct virtio_dev *dev, uint64_t timeout_us)
+{
+	uint64_t deadline = rdtsc() + us_to_tsc(timeout_us);
+
+	while (!virtio_needs_reset(dev)) {
+		if (rdtsc() >= deadline)
+			return -VIRTIO_ETIMEOUT;
+		if (dev->irq_slot < 0) {
+			delay_us(100);
+			continue;
+		}
+		halt_until(config_irq_seen, dev, deadline);
+		dev->isr_pending &= ~VIRTIO_MMIO_INT_CONFIG;
+	}
+	return 0;
 }
 
 /* ---- Configuration space ---- */

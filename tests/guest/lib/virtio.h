@@ -304,6 +304,14 @@ int virtq_get_used(struct virtq *q, uint16_t *id, uint32_t *len);
 int virtq_wait(struct virtq *q, uint16_t *id, uint32_t *len,
 	       uint64_t timeout_us);
 
+/*
+ * virtq_add, virtq_kick and virtq_wait for one chain; checks that the
+ * buffer that came back is the one added. Returns 0 with the device's
+ * written length in *len, or what virtq_add/virtq_wait returned.
+ */
+int virtq_roundtrip(struct virtq *q, const struct virtq_buf *bufs,
+		    unsigned int n, uint32_t *len, uint64_t timeout_us);
+
 /* Asks the device for (or not for) used buffer notifications. */
 void virtq_enable_irq(struct virtq *q);
 void virtq_disable_irq(struct virtq *q);
@@ -315,7 +323,8 @@ void virtq_disable_irq(struct virtq *q);
  * CPU's local APIC and installs a handler that reads InterruptStatus,
  * writes InterruptACK and counts what it saw. Leaves interrupts enabled
  * in RFLAGS only while virtq_wait()/virtio_wait_irq() halt. At most 4
- * devices. Returns 0, -VIRTIO_ENOIRQ or -VIRTIO_ENOSPC.
+ * devices; calling it again for a window (after virtio_init) reuses its
+ * slot, and the handler then updates the latest struct virtio_dev. Returns 0, -VIRTIO_ENOIRQ or -VIRTIO_ENOSPC.
  */
 int virtio_irq_enable(struct virtio_dev *dev);
 
@@ -326,6 +335,13 @@ int virtio_irq_enable(struct virtio_dev *dev);
  */
 int virtio_wait_irq(struct virtio_dev *dev, uint32_t mask,
 		    uint64_t timeout_us);
+
+/*
+ * Waits up to timeout_us for Status to show NEEDS_RESET (virtio 1.2,
+ * 2.1.2), halting for the config change interrupt when interrupts are on.
+ * Returns 0 or -VIRTIO_ETIMEOUT.
+ */
+int virtio_wait_needs_reset(struct virtio_dev *dev, uint64_t timeout_us);
 
 /* ---- Configuration space (virtio 1.2, 2.5 and 4.2.2.2) ---- */
 
