@@ -206,6 +206,17 @@ int boot_load(struct gmem *gm, const struct boot_spec *spec,
 			return err;
 	}
 
+	if (spec->dtb && k.kind == BOOT_ENTRY_LINUX64) {
+		err = boot_setup_data_write(gm, spec->dtb, spec->dtb_size,
+					    &place);
+		if (err) {
+			log_error("boot: the device tree (%zu bytes) does not "
+				  "fit in setup_data",
+				  spec->dtb_size);
+			return err;
+		}
+	}
+
 	err = boot_write_tables(gm, &k, &place, spec->nr_cpus, entry);
 	if (err) {
 		log_error("boot: cannot write boot structures: %s",

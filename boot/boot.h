@@ -50,6 +50,12 @@ struct boot_spec {
 	const char *initrd_path; /* NULL when none */
 	const char *cmdline;     /* "" when none */
 	unsigned int nr_cpus;    /* for the MP table */
+	/*
+	 * A flattened device tree, or NULL. The 64-bit entry hands it to
+	 * Linux as SETUP_DTB setup_data; a PVH entry has no place for it.
+	 */
+	const void *dtb;
+	size_t dtb_size;
 };
 
 /*

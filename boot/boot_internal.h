@@ -63,7 +63,24 @@ struct boot_placement {
 	uint64_t cmdline_len; /* NUL excluded */
 	gpa_t initrd;
 	uint64_t initrd_size;
+	gpa_t setup_data; /* first struct setup_data, or 0 */
 };
+
+/* Linux boot protocol 2.09+: the setup_data list; type 2 is a DTB. */
+struct boot_setup_data {
+	uint64_t next;
+	uint32_t type;
+	uint32_t len;
+};
+_Static_assert(sizeof(struct boot_setup_data) == 16, "setup_data size");
+#define BOOT_SETUP_DTB 2
+
+/*
+ * Copies dtb into guest memory as the only SETUP_DTB setup_data entry and
+ * records it in place. Returns 0 or -E2BIG when it does not fit.
+ */
+int boot_setup_data_write(struct gmem *gm, const void *dtb, size_t size,
+			  struct boot_placement *place);
 
 /*
  * Writes the zero page at LAYOUT_BOOT_PARAMS_ADDR for a LINUX64 entry:

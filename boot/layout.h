@@ -14,6 +14,8 @@
 #define LAYOUT_PD_ADDR          0x0000b000ull /*   PDs mapping 4 GiB */
 #define LAYOUT_CMDLINE_ADDR     0x00020000ull
 #define LAYOUT_CMDLINE_MAX      0x00010000ull /* 64 KiB with the NUL */
+#define LAYOUT_SETUP_DATA_ADDR  0x00030000ull /* setup_data: the DTB */
+#define LAYOUT_SETUP_DATA_MAX   0x00020000ull
 #define LAYOUT_EBDA_ADDR        0x0009fc00ull /* MP floating pointer */
 #define LAYOUT_LOW_RAM_END      0x000a0000ull /* then VGA and BIOS */
 #define LAYOUT_MPTABLE_ADDR     0x000f0000ull /* MP configuration table, */

@@ -16,6 +16,24 @@ static void params_fake_header(struct boot_setup_header *hdr)
 	hdr->cmdline_size = LAYOUT_CMDLINE_MAX - 1;
 }
 
+int boot_setup_data_write(struct gmem *gm, const void *dtb, size_t size,
+			  struct boot_placement *place)
+{
+	struct boot_setup_data head = {.type = BOOT_SETUP_DTB,
+				       .len = (uint32_t)size};
+	int err;
+
+	if (size > LAYOUT_SETUP_DATA_MAX - sizeof(head))
+		return -E2BIG;
+	err = gmem_write(gm, LAYOUT_SETUP_DATA_ADDR, &head, sizeof(head));
+	if (!err)
+		err = gmem_write(gm, LAYOUT_SETUP_DATA_ADDR + sizeof(head), dtb,
+				 size);
+	if (!err)
+		place->setup_data = LAYOUT_SETUP_DATA_ADDR;
+	return err;
+}
+
 int boot_linux_params_write(struct gmem *gm, const struct boot_kernel *k,
 			    const struct boot_placement *place)
 {
@@ -39,6 +57,7 @@ int boot_linux_params_write(struct gmem *gm, const struct boot_kernel *k,
 	bp.ext_ramdisk_image = (uint32_t)(place->initrd >> 32);
 	bp.hdr.ramdisk_size = (uint32_t)place->initrd_size;
 	bp.ext_ramdisk_size = (uint32_t)(place->initrd_size >> 32);
+	bp.hdr.setup_data = place->setup_data;
 
 	n = boot_e820_build(gm, e820);
 	memcpy(bp.e820_table, e820, n * sizeof(e820[0]));

@@ -1,5 +1,6 @@
 /* The VM's lifecycle: create, load a kernel, run, stop, destroy. */
 #include "vmm/vm.h"
+#include "boot/fdt.h"
 #include "devices/virtio_mmio.h"
 #include "vmm/kvm.h"
 #include "vmm/log.h"
@@ -9,6 +10,7 @@
 #include "vmm/vcpu.h"
 
 #include <errno.h>
+#include <libfdt.h>
 #include <linux/kvm.h>
 #include <poll.h>
 #include <signal.h>
@@ -187,6 +189,7 @@ static int vm_build_cmdline(const struct vm *vm, const char *user, char *buf,
 int vm_load_kernel(struct vm *vm, const struct boot_spec *spec)
 {
 	static char cmdline[LAYOUT_CMDLINE_MAX];
+	static uint8_t dtb[BOOT_FDT_MAX_SIZE];
 	struct boot_spec boot = *spec;
 	int err;
 
@@ -199,6 +202,16 @@ int vm_load_kernel(struct vm *vm, const struct boot_spec *spec)
 	}
 	boot.cmdline = cmdline;
 	boot.nr_cpus = vm->config.nr_cpus;
+
+	/* The same devices, described for kernels that read a device tree. */
+	err = boot_fdt_build(vm, dtb, sizeof(dtb));
+	if (err) {
+		log_error("vm: cannot build the device tree: %s",
+			  strerror(-err));
+		return err;
+	}
+	boot.dtb = dtb;
+	boot.dtb_size = fdt_totalsize(dtb);
 	err = boot_load(&vm->mem, &boot, &vm->entry);
 	if (err)
 		return err;

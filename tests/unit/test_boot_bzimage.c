@@ -187,6 +187,32 @@ static void test_good(void **state)
 	assert_int_equal(rd(fx, ZP + 0x2d0 + 60, 8), 0); /* no fourth */
 }
 
+/* A device tree rides along as the one SETUP_DTB setup_data entry. */
+static void test_setup_dtb(void **state)
+{
+	static const uint8_t dtb[] = {0xd0, 0x0d, 0xfe, 0xed, 1, 2, 3, 4};
+	struct fixture *fx = *state;
+	struct boot_spec spec = {.kernel_path = fx->path, .cmdline = "",
+				 .nr_cpus = 1, .dtb = dtb,
+				 .dtb_size = sizeof(dtb)};
+	struct boot_entry e;
+
+	assert_int_equal(rd(fx, ZP + 0x250, 8), 0);
+	write_file(fx->path, fx->img, fx->len);
+	assert_int_equal(boot_load(&fx->gm, &spec, &e), 0);
+	assert_int_equal(rd(fx, ZP + 0x250, 8), LAYOUT_SETUP_DATA_ADDR);
+	assert_int_equal(rd(fx, LAYOUT_SETUP_DATA_ADDR, 8), 0); /* next */
+	assert_int_equal(rd(fx, LAYOUT_SETUP_DATA_ADDR + 8, 4), 2);
+	assert_int_equal(rd(fx, LAYOUT_SETUP_DATA_ADDR + 12, 4), sizeof(dtb));
+	assert_memory_equal(gmem_ptr(&fx->gm, LAYOUT_SETUP_DATA_ADDR + 16,
+				     sizeof(dtb)),
+			    dtb, sizeof(dtb));
+
+	/* One that cannot fit is refused, not truncated. */
+	spec.dtb_size = LAYOUT_SETUP_DATA_MAX;
+	assert_int_equal(boot_load(&fx->gm, &spec, &e), -E2BIG);
+}
+
 /* The kernel goes to the next kernel_alignment boundary. */
 static void test_alignment(void **state)
 {
@@ -347,6 +373,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 		T(test_good),
+		T(test_setup_dtb),
 		T(test_alignment),
 		T(test_setup_sects_zero),
 		T(test_initrd),
