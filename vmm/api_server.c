@@ -202,7 +202,8 @@ static bool api_conn_write(struct api_server *srv, struct api_conn *c)
 	return true;
 }
 
-static void api_server_accept(struct api_server *srv)
+/* Returns false when nothing was waiting. */
+static bool api_server_accept(struct api_server *srv)
 {
 	struct api_conn *c;
 	unsigned int slot;
@@ -210,18 +211,19 @@ static void api_server_accept(struct api_server *srv)
 
 	fd = accept4(srv->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0)
-		return;
+		return false;
 	for (slot = 0; slot < API_MAX_CONNS && srv->conns[slot]; slot++)
 		;
 	c = slot < API_MAX_CONNS ? calloc(1, sizeof(*c)) : NULL;
 	if (!c) {
 		log_warn("api: too many connections, refusing one");
 		close(fd);
-		return;
+		return true;
 	}
 	c->fd = fd;
 	api_http_parser_init(&c->http);
 	srv->conns[slot] = c;
+	return true;
 }
 
 static int api_server_listen(const char *path)
@@ -323,8 +325,10 @@ static void api_server_poll(struct api_server *srv)
 			srv->conns[i] = NULL;
 		}
 	}
+	/* Drain the backlog: a burst of clients must not see it full. */
 	if (pfd[0].revents & POLLIN)
-		api_server_accept(srv);
+		for (int i = 0; i < 16 && api_server_accept(srv); i++)
+			;
 	if (pfd[1].revents & POLLIN)
 		api_server_on_signal(srv);
 	if (pfd[2].revents & POLLIN)
