@@ -58,8 +58,8 @@ HOSTILE_FN struct virtq *hostile_open(struct virtio_dev *dev)
 HOSTILE_FN void hostile_expect_works(struct virtq *q, const char *when)
 {
 	static uint8_t buf[64];
-	struct virtq_buf b = {.addr = buf, .len = sizeof(buf),
-			      .writable = true};
+	struct virtq_buf b = {
+		.addr = buf, .len = sizeof(buf), .writable = true};
 	uint32_t len = 0;
 	int err = virtq_roundtrip(q, &b, 1, &len, HOSTILE_WAIT_US);
 
@@ -69,8 +69,7 @@ HOSTILE_FN void hostile_expect_works(struct virtq *q, const char *when)
 		       virtio_status(q->dev));
 		guest_exit(GUEST_EXIT_FAIL);
 	}
-	printf("%s: %s: a request works (%u bytes)\n", hostile_name, when,
-	       len);
+	printf("%s: %s: a request works (%u bytes)\n", hostile_name, when, len);
 }
 
 /*
@@ -78,7 +77,7 @@ HOSTILE_FN void hostile_expect_works(struct virtq *q, const char *when)
  * on, so must a config change interrupt (virtio 1.2, 2.1.2).
  */
 HOSTILE_FN void hostile_expect_needs_reset(struct virtio_dev *dev,
-				       const char *what)
+					   const char *what)
 {
 	uint32_t status;
 
@@ -100,7 +99,8 @@ HOSTILE_FN void hostile_expect_needs_reset(struct virtio_dev *dev,
 }
 
 /* Resets, sets the device up again and shows it works. */
-HOSTILE_FN void hostile_expect_recovers(struct virtio_dev *dev, const char *what)
+HOSTILE_FN void hostile_expect_recovers(struct virtio_dev *dev,
+					const char *what)
 {
 	struct virtq *q;
 

@@ -10,12 +10,16 @@ static uint8_t buf[2][64];
 /* Makes desc[a] -> desc[b] -> desc[a] ..., writable, and offers it. */
 static void offer_loop(struct virtq *q, uint16_t a, uint16_t b)
 {
-	q->desc[a] = (struct virtq_desc){
-		.addr = (uint64_t)buf[0], .len = sizeof(buf[0]),
-		.flags = VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, .next = b};
-	q->desc[b] = (struct virtq_desc){
-		.addr = (uint64_t)buf[1], .len = sizeof(buf[1]),
-		.flags = VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, .next = a};
+	q->desc[a] = (struct virtq_desc){.addr = (uint64_t)buf[0],
+					 .len = sizeof(buf[0]),
+					 .flags = VIRTQ_DESC_F_NEXT |
+						  VIRTQ_DESC_F_WRITE,
+					 .next = b};
+	q->desc[b] = (struct virtq_desc){.addr = (uint64_t)buf[1],
+					 .len = sizeof(buf[1]),
+					 .flags = VIRTQ_DESC_F_NEXT |
+						  VIRTQ_DESC_F_WRITE,
+					 .next = a};
 	virtq_publish(q, a);
 	virtio_notify(q->dev, q->index);
 }

@@ -21,7 +21,8 @@ static void program_queue(struct virtio_dev *dev, const struct bad_queue *c)
 	virtio_write(dev, VIRTIO_MMIO_QUEUE_SEL, 0);
 	virtio_write(dev, VIRTIO_MMIO_QUEUE_NUM, c->num);
 	virtio_write(dev, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)c->desc);
-	virtio_write(dev, VIRTIO_MMIO_QUEUE_DESC_HIGH, (uint32_t)(c->desc >> 32));
+	virtio_write(dev, VIRTIO_MMIO_QUEUE_DESC_HIGH,
+		     (uint32_t)(c->desc >> 32));
 	virtio_write(dev, VIRTIO_MMIO_QUEUE_DRIVER_LOW, (uint32_t)c->driver);
 	virtio_write(dev, VIRTIO_MMIO_QUEUE_DRIVER_HIGH,
 		     (uint32_t)(c->driver >> 32));
@@ -58,7 +59,8 @@ int main(void)
 	uint8_t *rings = virtio_zalloc(3 * 4096, 4096);
 	uint64_t d = (uint64_t)rings, a = d + 4096, u = d + 8192;
 	struct bad_queue cases[] = {
-		{"descriptors past the end of RAM", end + 0x100000, a, u, QSIZE},
+		{"descriptors past the end of RAM", end + 0x100000, a, u,
+		 QSIZE},
 		{"used ring straddling the end of RAM", d, a, end - 64, QSIZE},
 		{"available ring in the MMIO hole", d, 0, u, QSIZE},
 		{"misaligned descriptors", d + 8, a, u, QSIZE},

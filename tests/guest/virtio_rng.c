@@ -12,20 +12,20 @@
 #include "lib/virtio.h"
 #include "lib/x86.h"
 
-#define MIB          (1u << 20)
-#define QUEUE_SIZE   64
-#define CHUNK        4096u
-#define WAIT_US      5000000
+#define MIB        (1u << 20)
+#define QUEUE_SIZE 64
+#define CHUNK      4096u
+#define WAIT_US    5000000
 /* 1 MiB of uniform bytes: 4096 of each value, standard deviation ~64. */
-#define COUNT_MIN    3000u
-#define COUNT_MAX    5200u
+#define COUNT_MIN 3000u
+#define COUNT_MAX 5200u
 
 struct rng_run {
 	uint8_t *data;
 	uint32_t total;
 	uint32_t requests;
 	uint32_t short_replies;
-	uint16_t depth;        /* requests in flight at most */
+	uint16_t depth; /* requests in flight at most */
 	uint64_t head_off[QUEUE_SIZE];
 	uint32_t head_len[QUEUE_SIZE];
 };
@@ -73,8 +73,8 @@ static int check_random(const char *mode, uint8_t *data, uint32_t total)
 static int submit(struct virtq *q, struct rng_run *r, uint64_t off,
 		  uint32_t len)
 {
-	struct virtq_buf b = {.addr = r->data + off, .len = len,
-			      .writable = true};
+	struct virtq_buf b = {
+		.addr = r->data + off, .len = len, .writable = true};
 	uint16_t head;
 	int err = virtq_add(q, &b, 1, &head);
 
@@ -116,12 +116,11 @@ static int wait_used(struct virtq *q, bool irq, uint16_t *id, uint32_t *len)
 	if (!irq)
 		ret = virtq_wait(q, id, len, WAIT_US);
 	else
-		ret = virtio_wait_irq(q->dev, VIRTIO_MMIO_INT_VRING |
-					      VIRTIO_MMIO_INT_CONFIG,
-				      WAIT_US);
+		ret = virtio_wait_irq(
+			q->dev, VIRTIO_MMIO_INT_VRING | VIRTIO_MMIO_INT_CONFIG,
+			WAIT_US);
 	/* NEEDS_RESET comes with a config interrupt; Status costs an exit. */
-	if (!ret && irq && q->dev->nr_config_irqs &&
-	    virtio_needs_reset(q->dev))
+	if (!ret && irq && q->dev->nr_config_irqs && virtio_needs_reset(q->dev))
 		ret = -VIRTIO_ERESET;
 	if (ret) {
 		printf("virtio-rng: waiting: %s\n", virtio_strerror(ret));
@@ -212,7 +211,8 @@ static int run_mode(const struct virtio_window *w, bool irq, uint8_t *data,
 
 int main(void)
 {
-	bool only_poll = cmdline_has("rng-poll"), only_irq = cmdline_has("rng-irq");
+	bool only_poll = cmdline_has("rng-poll"),
+	     only_irq = cmdline_has("rng-irq");
 	uint32_t total = cmdline_has("rng-big") ? 16 * MIB : MIB;
 	struct virtio_window w;
 	uint8_t *data;
@@ -232,7 +232,8 @@ int main(void)
 		return GUEST_EXIT_FAIL;
 	if (!only_poll) {
 		if (w.irq == VIRTIO_IRQ_UNKNOWN && !only_irq) {
-			printf("virtio-rng: irq line unknown; irq mode skipped\n");
+			printf("virtio-rng: irq line unknown; irq mode "
+			       "skipped\n");
 		} else if (run_mode(&w, true, data, total)) {
 			return GUEST_EXIT_FAIL;
 		}

@@ -6,26 +6,26 @@
 
 #define CMDLINE_DEVICE_KEY "virtio_mmio.device="
 
-#define IOAPIC_BASE      0xfec00000ull
-#define IOAPIC_REGSEL    0x00
-#define IOAPIC_WIN       0x10
-#define IOAPIC_REDIR(n)  (0x10 + 2 * (n))
-#define IOAPIC_PINS      24
-#define IOAPIC_MASKED    0x10000u
+#define IOAPIC_BASE     0xfec00000ull
+#define IOAPIC_REGSEL   0x00
+#define IOAPIC_WIN      0x10
+#define IOAPIC_REDIR(n) (0x10 + 2 * (n))
+#define IOAPIC_PINS     24
+#define IOAPIC_MASKED   0x10000u
 
 #define PIC_MASTER_DATA 0x21
 #define PIC_SLAVE_DATA  0xa1
 
-#define MSR_APIC_BASE       0x1b
-#define APIC_BASE_ADDR_MASK 0xfffffffffffff000ull
-#define LAPIC_EOI           0x0b0
-#define LAPIC_LVT_TIMER     0x320
-#define LAPIC_TIMER_INIT    0x380
-#define LAPIC_TIMER_DIVIDE  0x3e0
+#define MSR_APIC_BASE        0x1b
+#define APIC_BASE_ADDR_MASK  0xfffffffffffff000ull
+#define LAPIC_EOI            0x0b0
+#define LAPIC_LVT_TIMER      0x320
+#define LAPIC_TIMER_INIT     0x380
+#define LAPIC_TIMER_DIVIDE   0x3e0
 #define LAPIC_TIMER_PERIODIC 0x20000u
-#define LAPIC_DIVIDE_16     0x3u
+#define LAPIC_DIVIDE_16      0x3u
 /* A wake-up tick while halting, so a lost interrupt ends in a timeout. */
-#define LAPIC_TICK_COUNT    1000000u
+#define LAPIC_TICK_COUNT 1000000u
 
 #define IDT_VECTORS     256
 #define VEC_VIRTIO_BASE 0x40
@@ -34,7 +34,7 @@
 #define GATE_INTR_DPL0  0x8e
 
 /* How often a polling wait reads Status to notice NEEDS_RESET. */
-#define STATUS_CHECK_US 10000
+#define STATUS_CHECK_US  10000
 #define RESET_TIMEOUT_US 1000000
 
 /* ---- Registers ---- */
@@ -215,7 +215,7 @@ int virtio_find(uint32_t device_id, unsigned int nth, struct virtio_window *w)
 {
 	struct virtio_window all[VIRTIO_MINNOW_SLOTS + VIRTIO_QEMU_SLOTS];
 	unsigned int n = virtio_find_all(all, VIRTIO_MINNOW_SLOTS +
-						   VIRTIO_QEMU_SLOTS);
+						      VIRTIO_QEMU_SLOTS);
 
 	for (unsigned int i = 0; i < n; i++) {
 		if (all[i].device_id != device_id)
@@ -380,8 +380,7 @@ static volatile uint16_t *avail_event(struct virtq *q)
 	return (volatile uint16_t *)&q->used->ring[q->size];
 }
 
-static void write_addr(struct virtio_dev *dev, uint32_t low_reg,
-		       const void *p)
+static void write_addr(struct virtio_dev *dev, uint32_t low_reg, const void *p)
 {
 	uint64_t a = (uint64_t)p;
 
@@ -389,8 +388,7 @@ static void write_addr(struct virtio_dev *dev, uint32_t low_reg,
 	virtio_write(dev, low_reg + 4, (uint32_t)(a >> 32));
 }
 
-struct virtq *virtq_init(struct virtio_dev *dev, uint16_t index,
-			 uint16_t size)
+struct virtq *virtq_init(struct virtio_dev *dev, uint16_t index, uint16_t size)
 {
 	struct virtq *q;
 	uint32_t max;
@@ -519,8 +517,7 @@ static void virtq_free_chain(struct virtq *q, uint16_t head)
 
 static bool virtq_has_used(struct virtq *q)
 {
-	return __atomic_load_n(&q->used->idx, __ATOMIC_ACQUIRE) !=
-	       q->last_used;
+	return __atomic_load_n(&q->used->idx, __ATOMIC_ACQUIRE) != q->last_used;
 }
 
 int virtq_get_used(struct virtq *q, uint16_t *id, uint32_t *len)
@@ -620,12 +617,12 @@ ISR_CALLEE static void virtio_isr(unsigned int slot)
 	lapic_eoi();
 }
 
-#define VIRTIO_ISR(n)                                                      \
-	__attribute__((interrupt)) static void virtio_isr_##n(               \
-		struct irq_frame *f)                                          \
-	{                                                                  \
-		(void)f;                                                   \
-		virtio_isr(n);                                             \
+#define VIRTIO_ISR(n)                                                          \
+	__attribute__((interrupt)) static void virtio_isr_##n(                 \
+		struct irq_frame *f)                                           \
+	{                                                                      \
+		(void)f;                                                       \
+		virtio_isr(n);                                                 \
 	}
 VIRTIO_ISR(0)
 VIRTIO_ISR(1)
@@ -758,8 +755,7 @@ static bool irq_seen(void *arg)
 	return w->dev->isr_pending & w->mask;
 }
 
-int virtio_wait_irq(struct virtio_dev *dev, uint32_t mask,
-		    uint64_t timeout_us)
+int virtio_wait_irq(struct virtio_dev *dev, uint32_t mask, uint64_t timeout_us)
 {
 	struct irq_wait w = {.dev = dev, .mask = mask};
 
@@ -931,14 +927,12 @@ void virtio_config_write8(struct virtio_dev *dev, uint32_t offset, uint8_t v)
 	*(volatile uint8_t *)(dev->base + VIRTIO_MMIO_CONFIG + offset) = v;
 }
 
-void virtio_config_write16(struct virtio_dev *dev, uint32_t offset,
-			   uint16_t v)
+void virtio_config_write16(struct virtio_dev *dev, uint32_t offset, uint16_t v)
 {
 	*(volatile uint16_t *)(dev->base + VIRTIO_MMIO_CONFIG + offset) = v;
 }
 
-void virtio_config_write32(struct virtio_dev *dev, uint32_t offset,
-			   uint32_t v)
+void virtio_config_write32(struct virtio_dev *dev, uint32_t offset, uint32_t v)
 {
 	*(volatile uint32_t *)(dev->base + VIRTIO_MMIO_CONFIG + offset) = v;
 }

@@ -59,9 +59,9 @@
 #define VIRTIO_MMIO_CONFIG_GENERATION   0x0fc
 #define VIRTIO_MMIO_CONFIG              0x100
 
-#define VIRTIO_MMIO_MAGIC       0x74726976u /* "virt", little-endian */
-#define VIRTIO_MMIO_INT_VRING   1u /* InterruptStatus: used buffer */
-#define VIRTIO_MMIO_INT_CONFIG  2u /* InterruptStatus: config change */
+#define VIRTIO_MMIO_MAGIC      0x74726976u /* "virt", little-endian */
+#define VIRTIO_MMIO_INT_VRING  1u          /* InterruptStatus: used buffer */
+#define VIRTIO_MMIO_INT_CONFIG 2u          /* InterruptStatus: config change */
 
 /* virtio 1.2, 2.1: device status bits. */
 #define VIRTIO_STATUS_ACKNOWLEDGE 1u
@@ -165,12 +165,12 @@ struct virtq {
 	struct virtq_avail *avail;
 	struct virtq_used *used;
 
-	uint16_t free_head;   /* first free descriptor, linked by next */
+	uint16_t free_head; /* first free descriptor, linked by next */
 	uint16_t num_free;
-	uint16_t avail_idx;   /* our copy of avail->idx */
-	uint16_t kicked_idx;  /* avail_idx at the last notification */
-	uint16_t last_used;   /* next used entry to consume */
-	uint16_t *chain_len;  /* descriptors in the chain at each head; 0 free */
+	uint16_t avail_idx;  /* our copy of avail->idx */
+	uint16_t kicked_idx; /* avail_idx at the last notification */
+	uint16_t last_used;  /* next used entry to consume */
+	uint16_t *chain_len; /* descriptors in the chain at each head; 0 free */
 
 	/* Counters, for tests to report. */
 	uint32_t nr_added;
@@ -184,12 +184,13 @@ struct virtio_dev {
 	uint64_t base;
 	uint32_t irq;
 	uint32_t device_id;
-	uint64_t features;              /* negotiated */
+	uint64_t features; /* negotiated */
 	struct virtq *queues[VIRTIO_MAX_QUEUES];
 
 	/* Interrupts (virtio_irq_enable); written by the handler. */
-	int irq_slot;                   /* -1 when interrupts are off */
-	volatile uint32_t isr_pending;  /* InterruptStatus bits seen, unconsumed */
+	int irq_slot; /* -1 when interrupts are off */
+	/* InterruptStatus bits the handler saw and no one consumed yet. */
+	volatile uint32_t isr_pending;
 	volatile uint32_t nr_irqs;
 	volatile uint32_t nr_vring_irqs;
 	volatile uint32_t nr_config_irqs;
@@ -252,8 +253,7 @@ int virtio_init(struct virtio_dev *dev, const struct virtio_window *w,
  * no larger than QueueNumMax) and sets QueueReady. Returns the queue, or
  * NULL with the reason printed.
  */
-struct virtq *virtq_init(struct virtio_dev *dev, uint16_t index,
-			 uint16_t size);
+struct virtq *virtq_init(struct virtio_dev *dev, uint16_t index, uint16_t size);
 
 /* Sets DRIVER_OK. */
 void virtio_driver_ok(struct virtio_dev *dev);
@@ -324,7 +324,8 @@ void virtq_disable_irq(struct virtq *q);
  * writes InterruptACK and counts what it saw. Leaves interrupts enabled
  * in RFLAGS only while virtq_wait()/virtio_wait_irq() halt. At most 4
  * devices; calling it again for a window (after virtio_init) reuses its
- * slot, and the handler then updates the latest struct virtio_dev. Returns 0, -VIRTIO_ENOIRQ or -VIRTIO_ENOSPC.
+ * slot, and the handler then updates the latest struct virtio_dev. Returns 0,
+ * -VIRTIO_ENOIRQ or -VIRTIO_ENOSPC.
  */
 int virtio_irq_enable(struct virtio_dev *dev);
 
@@ -333,8 +334,7 @@ int virtio_irq_enable(struct virtio_dev *dev);
  * of the bits in mask, and consumes those bits. Returns 0 or
  * -VIRTIO_ETIMEOUT.
  */
-int virtio_wait_irq(struct virtio_dev *dev, uint32_t mask,
-		    uint64_t timeout_us);
+int virtio_wait_irq(struct virtio_dev *dev, uint32_t mask, uint64_t timeout_us);
 
 /*
  * Waits up to timeout_us for Status to show NEEDS_RESET (virtio 1.2,
@@ -357,10 +357,8 @@ uint16_t virtio_config_read16(struct virtio_dev *dev, uint32_t offset);
 uint32_t virtio_config_read32(struct virtio_dev *dev, uint32_t offset);
 uint64_t virtio_config_read64(struct virtio_dev *dev, uint32_t offset);
 void virtio_config_write8(struct virtio_dev *dev, uint32_t offset, uint8_t v);
-void virtio_config_write16(struct virtio_dev *dev, uint32_t offset,
-			   uint16_t v);
-void virtio_config_write32(struct virtio_dev *dev, uint32_t offset,
-			   uint32_t v);
+void virtio_config_write16(struct virtio_dev *dev, uint32_t offset, uint16_t v);
+void virtio_config_write32(struct virtio_dev *dev, uint32_t offset, uint32_t v);
 
 /* ---- Raw access, for tests that break the rules ---- */
 
