@@ -3,6 +3,7 @@
 #include "boot/fdt.h"
 #include "devices/blk_opts.h"
 #include "devices/virtio_blk.h"
+#include "devices/virtio_fs.h"
 #include "devices/virtio_mmio.h"
 #include "devices/virtio_net.h"
 #include "devices/virtio_rng.h"
@@ -95,9 +96,14 @@ int vm_devices_attach(struct vm *vm, const struct cli_run *opts)
 	}
 
 	/* --fs: virtio-fs */
-	if (opts->fs.nr) {
-		log_error("vm: --fs: virtio-fs is not available yet");
-		return -ENOTSUP;
+	for (unsigned int i = 0; i < opts->fs.nr; i++) {
+		struct virtio_dev *dev;
+
+		err = virtio_fs_from_spec(vm, opts->fs.specs[i], &dev);
+		if (!err)
+			err = vm_attach_virtio(vm, dev, "virtio-fs");
+		if (err)
+			return err;
 	}
 
 	/* --vsock: virtio-vsock */
