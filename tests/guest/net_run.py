@@ -11,6 +11,7 @@ touched, and the namespace is removed whatever happens. Exits 0 on pass,
 import argparse
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -99,6 +100,8 @@ def main():
     if not os.access(args.minnow, os.X_OK):
         print(f"FAIL: minnow binary {args.minnow} not found")
         return 1
+    # A CTest timeout sends SIGTERM: still remove the namespace.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     ns = f"mnet-{os.getpid()}"
     if sh("ip", "netns", "add", ns, check=False).returncode:
         skip("cannot create a network namespace (ip netns add failed)")
