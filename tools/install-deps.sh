@@ -8,7 +8,7 @@ packages="
   liburing-dev libfdt-dev libcap-ng-dev libcmocka-dev libseccomp-dev
   libjson-c-dev libhttp-parser-dev device-tree-compiler
   qemu-system-x86 linux-image-amd64 xz-utils zstd busybox-static cpio
-  python3 iproute2 gnuplot-nox
+  python3 iproute2 gnuplot-nox fio
 "
 
 missing=""
