@@ -3,6 +3,7 @@
  * power events and failures stop the VM. Works on struct kvm_run alone.
  */
 #include "vmm/log.h"
+#include "vmm/pvm_emulate.h"
 #include "vmm/util.h"
 #include "vmm/vcpu.h"
 
@@ -101,6 +102,10 @@ static enum vcpu_action exit_internal_error(struct vm *vm,
 					    unsigned int index)
 {
 	char bytes[3 * 16 + 1] = "";
+
+	/* kvm_pvm's emulator gives up on a few instructions we can finish. */
+	if (vm->host_is_pvm && pvm_emulate(vm, index, run) == 0)
+		return VCPU_CONTINUE;
 
 	if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION &&
 	    (run->emulation_failure.flags &
