@@ -126,3 +126,20 @@ uint64_t gmem_low_end(const struct gmem *gm)
 {
 	return gm->nr_regions ? gm->regions[0].size : 0;
 }
+
+uint64_t gmem_resident_bytes(const struct gmem *gm)
+{
+	static unsigned char vec[4096];
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), bytes = 0;
+	uint64_t chunk = sizeof(vec) * page;
+
+	for (uint64_t off = 0; off < gm->size; off += chunk) {
+		uint64_t len = gm->size - off < chunk ? gm->size - off : chunk;
+
+		if (mincore(gm->base + off, len, vec) < 0)
+			return 0;
+		for (uint64_t i = 0; i < (len + page - 1) / page; i++)
+			bytes += (vec[i] & 1) ? page : 0;
+	}
+	return bytes;
+}

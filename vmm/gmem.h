@@ -56,4 +56,10 @@ int gmem_write(const struct gmem *gm, gpa_t gpa, const void *src, uint64_t len);
 /* Highest guest-physical address + 1 below 4 GiB that is RAM. */
 uint64_t gmem_low_end(const struct gmem *gm);
 
+/*
+ * How many bytes of guest RAM have a page in memory, touched by the guest
+ * or by minnow; for the start-up benchmark's memory figures.
+ */
+uint64_t gmem_resident_bytes(const struct gmem *gm);
+
 #endif

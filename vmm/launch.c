@@ -73,8 +73,12 @@ void launch_cleanup(struct launch *l)
 {
 	const struct cli_run *opts = l->opts;
 
-	if (l->vm_created)
+	if (l->vm_created) {
+		if (opts->timings != CLI_TIMINGS_OFF)
+			timings_set_guest_resident(
+				gmem_resident_bytes(&l->vm.mem));
 		vm_destroy(&l->vm);
+	}
 	l->vm_created = false;
 	timings_mark(TIMING_EXIT);
 	if (opts->timings != CLI_TIMINGS_OFF)

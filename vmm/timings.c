@@ -6,11 +6,12 @@
 #include <stdatomic.h>
 
 static _Atomic uint64_t phase_ns[TIMING_NR_PHASES];
+static uint64_t guest_resident_bytes;
 
 static const char *const phase_names[TIMING_NR_PHASES] = {
 	[TIMING_MAIN] = "main",
-	[TIMING_KVM_READY] = "kvm_ready",
 	[TIMING_MEMORY_READY] = "memory_ready",
+	[TIMING_KVM_READY] = "kvm_ready",
 	[TIMING_DEVICES_READY] = "devices_ready",
 	[TIMING_KERNEL_LOADED] = "kernel_loaded",
 	[TIMING_FIRST_RUN] = "first_kvm_run",
@@ -31,6 +32,11 @@ uint64_t timings_get(enum timing_phase phase)
 	return atomic_load(&phase_ns[phase]);
 }
 
+void timings_set_guest_resident(uint64_t bytes)
+{
+	guest_resident_bytes = bytes;
+}
+
 static void timings_print_json(FILE *out,
 			       const struct debug_port_marker *markers,
 			       size_t nr_markers)
@@ -49,7 +55,8 @@ static void timings_print_json(FILE *out,
 	for (size_t i = 0; i < nr_markers; i++)
 		fprintf(out, "%s[%u, %llu]", i ? ", " : "", markers[i].code,
 			(unsigned long long)markers[i].time_ns);
-	fprintf(out, "]}\n");
+	fprintf(out, "], \"guest_ram_resident_bytes\": %llu}\n",
+		(unsigned long long)guest_resident_bytes);
 }
 
 static void timings_print_row(FILE *out, const char *name, uint64_t t,
@@ -92,4 +99,6 @@ void timings_print(FILE *out, bool json,
 			 markers[m].code);
 		timings_print_row(out, name, markers[m].time_ns, t0, &prev);
 	}
+	fprintf(out, "  guest RAM resident     %10.3f MiB\n",
+		guest_resident_bytes / 1048576.0);
 }

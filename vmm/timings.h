@@ -15,8 +15,8 @@
 
 enum timing_phase {
 	TIMING_MAIN,          /* main() entered */
-	TIMING_KVM_READY,     /* VM, irqchip and PIT created */
-	TIMING_MEMORY_READY,  /* guest RAM created and mapped */
+	TIMING_MEMORY_READY,  /* VM created, guest RAM created and mapped */
+	TIMING_KVM_READY,     /* irqchip and PIT created */
 	TIMING_DEVICES_READY, /* every device attached */
 	TIMING_KERNEL_LOADED, /* kernel and boot structures in guest RAM */
 	TIMING_FIRST_RUN,     /* vcpu0 about to call KVM_RUN the first time */
@@ -29,6 +29,9 @@ void timings_mark(enum timing_phase phase);
 
 /* The time of phase in ns, or 0 when it was not reached. */
 uint64_t timings_get(enum timing_phase phase);
+
+/* Notes how much guest RAM was resident at the end, for the report. */
+void timings_set_guest_resident(uint64_t bytes);
 
 /*
  * Prints every phase reached and the guest's progress markers, as a table

@@ -150,11 +150,11 @@ int vm_create(struct vm *vm, const struct vm_config *config)
 		return err;
 	}
 
-	err = vm_create_irqchip(vm);
-	if (err)
-		return err;
-	timings_mark(TIMING_KVM_READY);
-
+	/*
+	 * Guest RAM before the irqchip: on some hosts a memory slot added
+	 * after the irqchip waits out an SRCU grace period that the
+	 * irqchip's set-up started, milliseconds that this order avoids.
+	 */
 	err = gmem_init(&vm->mem, config->mem_bytes, config->hugepages);
 	if (err)
 		return err;

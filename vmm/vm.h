@@ -83,7 +83,7 @@ struct vm {
 	unsigned int nr_parked;
 };
 
-/* Opens /dev/kvm, checks capabilities, creates VM, irqchip, PIT, memory. */
+/* Opens /dev/kvm, checks capabilities, creates VM, memory, irqchip, PIT. */
 int vm_create(struct vm *vm, const struct vm_config *config);
 
 /* Loads the kernel and boot structures; fills vm->entry. */
