@@ -12,6 +12,7 @@ Scenarios (one per run, named by --scenario):
             Content-Length, then the blank line, then the body), no
             Content-Type; pause, resume and reboot on the way.
   errors    every endpoint's error paths and their status codes.
+  config    --config FILE: the VM boots at once.
   abuse     garbage, disconnects mid-request (with fds attached), 10,000
             requests on one connection, too many connections: minnow
             must stay up, answer, and hold no more fds than before.
@@ -594,12 +595,35 @@ def scenario_abuse(args):
           "requests)")
 
 
+def scenario_config(args):
+    """minnow --api-socket PATH --config FILE boots at once."""
+    cfg = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+    json.dump(vm_config(args.idle), cfg)
+    cfg.close()
+    m = Minnow(args.minnow, ["--config", cfg.name])
+    try:
+        poll_ping(m.sock)
+        go = GoClient(m.sock)
+        expect("vm.info", go.call("GET", "vm.info"), 200, '"Running"')
+        m.wait_serial(r"idle: halting")
+        expect("vmm.shutdown", go.call("PUT", "vmm.shutdown"), 204)
+        if m.wait_exit() != 0:
+            fail("minnow did not exit 0")
+        bad = Minnow(args.minnow, ["--config", "/nonexistent.json"])
+        if bad.wait_exit() != 1 or "/nonexistent.json" not in bad.log():
+            fail("a missing --config file is not reported")
+    finally:
+        m.kill()
+        os.unlink(cfg.name)
+    print("PASS: --config boots at once")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--minnow", required=True)
     ap.add_argument("--idle", required=True, help="guest-idle")
     ap.add_argument("--scenario", required=True,
-                    choices=["go", "rust", "errors", "abuse"])
+                    choices=["go", "rust", "errors", "abuse", "config"])
     args = ap.parse_args()
     if not os.access(args.minnow, os.X_OK):
         fail(f"{args.minnow} is not built")
@@ -607,7 +631,8 @@ def main():
                                                   os.W_OK):
         skip("/dev/kvm is not available")
     {"go": scenario_go, "rust": scenario_rust, "errors": scenario_errors,
-     "abuse": scenario_abuse}[args.scenario](args)
+     "abuse": scenario_abuse,
+     "config": scenario_config}[args.scenario](args)
 
 
 if __name__ == "__main__":
