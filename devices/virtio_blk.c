@@ -203,7 +203,8 @@ static int virtio_blk_take_iov(struct virtio_blk_request *r,
 			return -ENOMEM;
 		}
 	}
-	memcpy(r->iov, req->data, sizeof(*r->iov) * req->nr_data);
+	if (req->nr_data)
+		memcpy(r->iov, req->data, sizeof(*r->iov) * req->nr_data);
 	return 0;
 }
 
