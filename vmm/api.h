@@ -20,7 +20,7 @@
 struct api_vmm {
 	struct api_config *config; /* NULL until vm.create */
 	struct api_vm vm;
-	bool exit_requested;       /* vmm.shutdown was answered */
+	bool exit_requested; /* vmm.shutdown was answered */
 };
 
 struct api_response {
@@ -38,12 +38,11 @@ void api_vmm_destroy(struct api_vmm *s);
  * Answers one request. fds came with it (SCM_RIGHTS): the handler keeps
  * those it uses and sets them to -1; the caller closes the rest.
  */
-void api_handle(struct api_vmm *s, const struct api_http_request *req,
-		int *fds, unsigned int nr_fds, struct api_response *resp);
+void api_handle(struct api_vmm *s, const struct api_http_request *req, int *fds,
+		unsigned int nr_fds, struct api_response *resp);
 
 /* Creates and boots a VM from a VmConfig (for --config). 0 or -errno. */
-int api_vmm_create_and_boot(struct api_vmm *s, const char *json,
-			    size_t len);
+int api_vmm_create_and_boot(struct api_vmm *s, const char *json, size_t len);
 
 /*
  * Serves the API on a unix socket at path until vmm.shutdown, SIGTERM or

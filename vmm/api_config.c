@@ -21,8 +21,8 @@
 #define API_TAP_NAME_MAX   15   /* IFNAMSIZ - 1 */
 #define API_FS_TAG_MAX     36   /* virtio 1.2, 5.11.4: tag[36] */
 
-__attribute__((format(printf, 2, 3))) static int
-api_fail(struct api_error *err, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static int api_fail(struct api_error *err,
+							  const char *fmt, ...)
 {
 	va_list ap;
 
@@ -82,13 +82,11 @@ static int api_uint(json_object *obj, const char *where, const char *key,
 	if (ret <= 0)
 		return ret;
 	n = json_object_get_int64(v);
-	if (n < 0 || (uint64_t)n < min || (uint64_t)n > max ||
-	    n == INT64_MAX)
-		return api_fail(err,
-				"%s%s%s: %lld is out of range (%llu to %llu)",
-				where, *where ? "." : "", key, (long long)n,
-				(unsigned long long)min,
-				(unsigned long long)max);
+	if (n < 0 || (uint64_t)n < min || (uint64_t)n > max || n == INT64_MAX)
+		return api_fail(
+			err, "%s%s%s: %lld is out of range (%llu to %llu)",
+			where, *where ? "." : "", key, (long long)n,
+			(unsigned long long)min, (unsigned long long)max);
 	*out = (uint64_t)n;
 	return 1;
 }
@@ -129,14 +127,15 @@ static int api_str(json_object *obj, const char *where, const char *key,
 	}
 	s = json_object_get_string(v);
 	if (strlen(s) != (size_t)json_object_get_string_len(v))
-		return api_fail(err, "%s%s%s: contains a NUL character",
-				where, dot, key);
+		return api_fail(err, "%s%s%s: contains a NUL character", where,
+				dot, key);
 	if (required && !*s)
 		return api_fail(err, "%s%s%s: may not be empty", where, dot,
 				key);
 	if (in_spec && strchr(s, ','))
-		return api_fail(err, "%s%s%s: '%s' contains ',', which minnow "
-				     "cannot pass on",
+		return api_fail(err,
+				"%s%s%s: '%s' contains ',', which minnow "
+				"cannot pass on",
 				where, dot, key, s);
 	*out = s;
 	return 1;
@@ -204,13 +203,14 @@ static int api_mac_check(const char *mac, const char *where,
 	if (mac[17] == '\0')
 		return 0;
 bad:
-	return api_fail(err, "%s.mac: '%s' is not a MAC address "
-			     "(aa:bb:cc:dd:ee:ff)",
+	return api_fail(err,
+			"%s.mac: '%s' is not a MAC address "
+			"(aa:bb:cc:dd:ee:ff)",
 			where, mac);
 }
 
-static int api_spec_push(struct api_devices *list, char *spec,
-			 const char *what, struct api_error *err)
+static int api_spec_push(struct api_devices *list, char *spec, const char *what,
+			 struct api_error *err)
 {
 	if (!spec)
 		return api_fail(err, "%s: out of memory", what);
@@ -286,8 +286,9 @@ static int api_parse_net(struct api_config *c, json_object *o,
 		return api_fail(err, "%s.tap: '%s' is longer than %d bytes",
 				where, tap, API_TAP_NAME_MAX);
 	if (fd < 0 && !(tap && *tap))
-		return api_fail(err, "%s: give a tap name, or pass the tap's "
-				     "fd with vm.add-net",
+		return api_fail(err,
+				"%s: give a tap name, or pass the tap's "
+				"fd with vm.add-net",
 				where);
 	if (mac)
 		snprintf(mac_part, sizeof(mac_part), ",mac=%s", mac);
@@ -295,19 +296,18 @@ static int api_parse_net(struct api_config *c, json_object *o,
 		snprintf(mtu_part, sizeof(mtu_part), ",mtu=%llu",
 			 (unsigned long long)mtu);
 	if (fd >= 0)
-		return api_spec_push(&c->nets,
-				     api_sprintf("fd=%d%s%s", fd, mac_part,
-						 mtu_part),
-				     where, err);
+		return api_spec_push(
+			&c->nets,
+			api_sprintf("fd=%d%s%s", fd, mac_part, mtu_part), where,
+			err);
 	return api_spec_push(&c->nets,
-			     api_sprintf("tap=%s%s%s", tap, mac_part,
-					 mtu_part),
+			     api_sprintf("tap=%s%s%s", tap, mac_part, mtu_part),
 			     where, err);
 }
 
 /* FsConfig: tag=T,socket=S for the virtio-fs device. */
-static int api_parse_fs(struct api_config *c, json_object *o,
-			const char *where, struct api_error *err)
+static int api_parse_fs(struct api_config *c, json_object *o, const char *where,
+			struct api_error *err)
 {
 	const char *tag, *socket;
 
@@ -315,8 +315,9 @@ static int api_parse_fs(struct api_config *c, json_object *o,
 	    api_str(o, where, "socket", true, true, &socket, err) < 0)
 		return -EINVAL;
 	if (strlen(tag) > API_FS_TAG_MAX || strchr(tag, '='))
-		return api_fail(err, "%s.tag: '%s' must be 1 to %d bytes "
-				     "without '='",
+		return api_fail(err,
+				"%s.tag: '%s' must be 1 to %d bytes "
+				"without '='",
 				where, tag, API_FS_TAG_MAX);
 	return api_spec_push(&c->fs,
 			     api_sprintf("tag=%s,socket=%s", tag, socket),
@@ -362,12 +363,12 @@ static int api_parse_payload(struct api_config *c, json_object *root,
 		if (api_refuse(p, "firmware", "boot a kernel", err) ||
 		    api_refuse(p, "igvm", "boot a kernel", err))
 			return -EINVAL;
-		if (api_str(p, "payload", "kernel", true, false, &kernel,
-			    err) < 0 ||
+		if (api_str(p, "payload", "kernel", true, false, &kernel, err) <
+			    0 ||
 		    api_str(p, "payload", "cmdline", false, false, &cmdline,
 			    err) < 0 ||
-		    api_str(p, "payload", "initramfs", false, false,
-			    &initramfs, err) < 0)
+		    api_str(p, "payload", "initramfs", false, false, &initramfs,
+			    err) < 0)
 			return -EINVAL;
 	} else {
 		if (api_field(root, "", "kernel", json_type_object, &o, err) <
@@ -375,13 +376,12 @@ static int api_parse_payload(struct api_config *c, json_object *root,
 			return -EINVAL;
 		if (!o)
 			return api_fail(err, "payload.kernel: is required");
-		if (api_str(o, "kernel", "path", true, false, &kernel, err) <
-		    0)
+		if (api_str(o, "kernel", "path", true, false, &kernel, err) < 0)
 			return -EINVAL;
-		if (api_field(root, "", "cmdline", json_type_object, &o,
-			      err) < 0 ||
-		    (o && api_str(o, "cmdline", "args", false, false,
-				  &cmdline, err) < 0))
+		if (api_field(root, "", "cmdline", json_type_object, &o, err) <
+			    0 ||
+		    (o && api_str(o, "cmdline", "args", false, false, &cmdline,
+				  err) < 0))
 			return -EINVAL;
 		if (api_field(root, "", "initramfs", json_type_object, &o,
 			      err) < 0 ||
@@ -413,16 +413,17 @@ static int api_parse_cpus(struct api_config *c, json_object *root,
 		}
 		return ret;
 	}
-	if (api_uint(cpus, "cpus", "boot_vcpus", 1, VM_MAX_CPUS, &boot,
-		     err) < 0 ||
-	    api_uint(cpus, "cpus", "max_vcpus", 1, API_MAX_VCPUS, &max,
-		     err) < 0 ||
-	    api_field(cpus, "cpus", "topology", json_type_object, &topo,
-		      err) < 0)
+	if (api_uint(cpus, "cpus", "boot_vcpus", 1, VM_MAX_CPUS, &boot, err) <
+		    0 ||
+	    api_uint(cpus, "cpus", "max_vcpus", 1, API_MAX_VCPUS, &max, err) <
+		    0 ||
+	    api_field(cpus, "cpus", "topology", json_type_object, &topo, err) <
+		    0)
 		return -EINVAL;
 	if (max && max < boot)
-		return api_fail(err, "cpus.max_vcpus: %llu is less than "
-				     "boot_vcpus (%llu)",
+		return api_fail(err,
+				"cpus.max_vcpus: %llu is less than "
+				"boot_vcpus (%llu)",
 				(unsigned long long)max,
 				(unsigned long long)boot);
 
@@ -460,14 +461,15 @@ static int api_parse_memory(struct api_config *c, json_object *root,
 		    api_refuse(mem, "zones", "give one size", err))
 			return -EINVAL;
 		if (size % (2 << 20))
-			return api_fail(err, "memory.size: %llu is not a "
-					     "multiple of 2 MiB",
+			return api_fail(err,
+					"memory.size: %llu is not a "
+					"multiple of 2 MiB",
 					(unsigned long long)size);
 	}
 	c->mem_bytes = size;
 	c->hotplug_bytes = hotplug;
-	json_object_object_add(mem, "size", json_object_new_int64(
-						    (int64_t)c->mem_bytes));
+	json_object_object_add(mem, "size",
+			       json_object_new_int64((int64_t)c->mem_bytes));
 	return 0;
 }
 
@@ -479,10 +481,8 @@ static int api_parse_consoles(struct api_config *c, json_object *root,
 	json_object *o;
 
 	if (api_field(root, "", "serial", json_type_object, &o, err) < 0 ||
-	    (o && (api_str(o, "serial", "mode", true, false, &mode, err) <
-			   0 ||
-		   api_str(o, "serial", "file", false, false, &file, err) <
-			   0)))
+	    (o && (api_str(o, "serial", "mode", true, false, &mode, err) < 0 ||
+		   api_str(o, "serial", "file", false, false, &file, err) < 0)))
 		return -EINVAL;
 	if (strcmp(mode, "Off") == 0 || strcmp(mode, "Null") == 0) {
 		c->serial = SERIAL_OFF;
@@ -494,8 +494,9 @@ static int api_parse_consoles(struct api_config *c, json_object *root,
 		if (!c->serial_path)
 			return api_fail(err, "serial: out of memory");
 	} else {
-		return api_fail(err, "serial.mode: '%s' is not supported: use "
-				     "Off, Null, Tty or File (with file)",
+		return api_fail(err,
+				"serial.mode: '%s' is not supported: use "
+				"Off, Null, Tty or File (with file)",
 				mode);
 	}
 
@@ -506,8 +507,9 @@ static int api_parse_consoles(struct api_config *c, json_object *root,
 		return -EINVAL;
 	if (strcmp(mode, "Off") != 0 && strcmp(mode, "Null") != 0 &&
 	    strcmp(mode, "Tty") != 0)
-		return api_fail(err, "console.mode: '%s' is not supported: use "
-				     "Off, Null or Tty",
+		return api_fail(err,
+				"console.mode: '%s' is not supported: use "
+				"Off, Null or Tty",
 				mode);
 	return 0;
 }
@@ -566,8 +568,8 @@ static int api_parse_devices(struct api_config *c, json_object *root,
 	/* rng: always virtio-rng fed by getrandom(); its src is unused. */
 	c->rng = true;
 	if (api_field(root, "", "rng", json_type_object, &o, err) < 0 ||
-	    (o && api_str(o, "rng", "src", false, false,
-			  &(const char *){NULL}, err) < 0))
+	    (o && api_str(o, "rng", "src", false, false, &(const char *){NULL},
+			  err) < 0))
 		return -EINVAL;
 	return 0;
 }
@@ -675,8 +677,9 @@ int api_config_add_device(struct api_config *c, enum api_device_kind kind,
 	default:
 		/* One tap fd per device: minnow's net has one queue pair. */
 		if (given > 1) {
-			ret = api_fail(err, "net: %u file descriptors passed; "
-					    "minnow takes one tap per device",
+			ret = api_fail(err,
+				       "net: %u file descriptors passed; "
+				       "minnow takes one tap per device",
 				       given);
 			break;
 		}
@@ -720,12 +723,14 @@ int api_config_check_resize(const struct api_config *c, const char *body,
 
 	/* A valid request for a change minnow cannot make. */
 	if (vcpus != c->boot_vcpus)
-		api_fail(err, "desired_vcpus: minnow cannot change the number "
-			      "of vCPUs (%u) yet",
+		api_fail(err,
+			 "desired_vcpus: minnow cannot change the number "
+			 "of vCPUs (%u) yet",
 			 c->boot_vcpus);
 	else if (ram != c->mem_bytes)
-		api_fail(err, "desired_ram: minnow cannot resize memory (%llu "
-			      "bytes) yet",
+		api_fail(err,
+			 "desired_ram: minnow cannot resize memory (%llu "
+			 "bytes) yet",
 			 (unsigned long long)c->mem_bytes);
 	else if (balloon)
 		api_fail(err, "desired_balloon: minnow has no balloon");
@@ -775,9 +780,8 @@ char *api_config_info(const struct api_config *c, const char *state)
 	json_object_object_add(info, "state", json_object_new_string(state));
 	json_object_object_add(info, "memory_actual_size",
 			       json_object_new_int64((int64_t)c->mem_bytes));
-	out = strdup(json_object_to_json_string_ext(info,
-						    JSON_C_TO_STRING_PLAIN |
-						    JSON_C_TO_STRING_NOSLASHESCAPE));
+	out = strdup(json_object_to_json_string_ext(
+		info, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(info);
 	return out;
 }

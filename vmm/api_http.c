@@ -119,8 +119,7 @@ void api_http_parser_init(struct api_http_parser *p)
 	p->parser.data = p;
 }
 
-size_t api_http_parse(struct api_http_parser *p, const char *data,
-		      size_t len)
+size_t api_http_parse(struct api_http_parser *p, const char *data, size_t len)
 {
 	size_t used;
 

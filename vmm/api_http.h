@@ -41,8 +41,7 @@ void api_http_parser_init(struct api_http_parser *p);
  * order, and at the first error (p->error: answer it, then close the
  * connection, since the stream cannot be resynchronised).
  */
-size_t api_http_parse(struct api_http_parser *p, const char *data,
-		      size_t len);
+size_t api_http_parse(struct api_http_parser *p, const char *data, size_t len);
 
 /* After a done request was answered: frees it and readies the next. */
 void api_http_next(struct api_http_parser *p);

@@ -22,8 +22,8 @@ struct api_call {
 };
 
 /* An error body: a JSON array holding one message. */
-__attribute__((format(printf, 3, 4))) static void
-api_reply_error(struct api_call *call, int code, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void api_reply_error(
+	struct api_call *call, int code, const char *fmt, ...)
 {
 	json_object *arr = json_object_new_array();
 	char msg[512];
@@ -38,10 +38,8 @@ api_reply_error(struct api_call *call, int code, const char *fmt, ...)
 	if (!arr)
 		return;
 	json_object_array_add(arr, json_object_new_string(msg));
-	call->resp->body =
-		strdup(json_object_to_json_string_ext(arr,
-						      JSON_C_TO_STRING_PLAIN |
-						    JSON_C_TO_STRING_NOSLASHESCAPE));
+	call->resp->body = strdup(json_object_to_json_string_ext(
+		arr, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(arr);
 }
 
@@ -77,8 +75,9 @@ static bool api_need_config(struct api_call *call)
 {
 	if (call->s->config)
 		return true;
-	api_reply_error(call, 404, "the VM has not been created "
-				   "(vm.create first)");
+	api_reply_error(call, 404,
+			"the VM has not been created "
+			"(vm.create first)");
 	return false;
 }
 
@@ -107,8 +106,9 @@ static void api_on_vm_create(struct api_call *call)
 	struct api_error err;
 
 	if (s->config) {
-		api_reply_error(call, 500, "vm.create: the VM is already "
-					   "created (vm.delete first)");
+		api_reply_error(call, 500,
+				"vm.create: the VM is already "
+				"created (vm.delete first)");
 		return;
 	}
 	s->config = api_config_parse(call->req->body, call->req->body_len,
@@ -155,8 +155,9 @@ static void api_on_vm_boot(struct api_call *call)
 	if (!api_need_config(call))
 		return;
 	if (api_vm_is_up(s)) {
-		api_reply_error(call, 500, "vm.boot: the VM is already "
-					   "booted");
+		api_reply_error(call, 500,
+				"vm.boot: the VM is already "
+				"booted");
 		return;
 	}
 	api_config_to_run(s->config, &run);
@@ -176,8 +177,9 @@ static void api_on_vm_shutdown(struct api_call *call)
 	if (!api_need_config(call))
 		return;
 	if (api_vm_shutdown(&call->s->vm)) {
-		api_reply_error(call, 500, "vm.shutdown: the VM is not "
-					   "running");
+		api_reply_error(call, 500,
+				"vm.shutdown: the VM is not "
+				"running");
 		return;
 	}
 	api_reply(call, 204, NULL);
@@ -191,8 +193,9 @@ static void api_on_vm_reboot(struct api_call *call)
 		return;
 	err = api_vm_reboot(&call->s->vm);
 	if (err == -ESRCH)
-		api_reply_error(call, 500, "vm.reboot: the VM is not "
-					   "booted");
+		api_reply_error(call, 500,
+				"vm.reboot: the VM is not "
+				"booted");
 	else if (err)
 		api_reply_error(call, 500,
 				"vm.reboot: the VM could not be built "
@@ -223,7 +226,7 @@ static void api_on_vm_resume(struct api_call *call)
 }
 
 static void api_on_vm_add(struct api_call *call, enum api_device_kind kind,
-		       const char *name)
+			  const char *name)
 {
 	struct api_vmm *s = call->s;
 	unsigned int taken = call->nr_fds;
@@ -312,8 +315,8 @@ static const struct api_route api_routes[] = {
 	{"vm.resize", API_HTTP_PUT, api_on_vm_resize},
 };
 
-void api_handle(struct api_vmm *s, const struct api_http_request *req,
-		int *fds, unsigned int nr_fds, struct api_response *resp)
+void api_handle(struct api_vmm *s, const struct api_http_request *req, int *fds,
+		unsigned int nr_fds, struct api_response *resp)
 {
 	struct api_call call = {s, req, fds, nr_fds, resp};
 	const char *name = req->path;
@@ -325,9 +328,8 @@ void api_handle(struct api_vmm *s, const struct api_http_request *req,
 	else
 		name = NULL;
 
-	for (size_t i = 0; name && i < sizeof(api_routes) /
-						sizeof(api_routes[0]);
-	     i++) {
+	for (size_t i = 0;
+	     name && i < sizeof(api_routes) / sizeof(api_routes[0]); i++) {
 		const struct api_route *r = &api_routes[i];
 
 		if (strcmp(name, r->name) != 0)

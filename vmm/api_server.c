@@ -249,8 +249,7 @@ static int api_server_listen(const char *path)
 	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
 	    listen(fd, 16) < 0) {
 		err = -errno;
-		log_error("api: cannot listen on %s: %s", path,
-			  strerror(-err));
+		log_error("api: cannot listen on %s: %s", path, strerror(-err));
 		close(fd);
 		return err;
 	}
@@ -291,8 +290,7 @@ static void api_server_poll(struct api_server *srv)
 
 	pfd[0] = (struct pollfd){.fd = srv->listen_fd, .events = POLLIN};
 	pfd[1] = (struct pollfd){.fd = srv->signal_fd, .events = POLLIN};
-	pfd[2] = (struct pollfd){.fd = srv->vmm->vm.event_fd,
-				 .events = POLLIN};
+	pfd[2] = (struct pollfd){.fd = srv->vmm->vm.event_fd, .events = POLLIN};
 	for (unsigned int i = 0; i < API_MAX_CONNS; i++) {
 		struct api_conn *c = srv->conns[i];
 

@@ -67,7 +67,8 @@ static void *api_vm_thread(void *arg)
 		v->vm_live = true;
 		v->state = API_VM_RUNNING;
 		if (v->stop_requested)
-			vm_request_stop(&l->vm, VM_EXIT_POWEROFF, "vm.shutdown");
+			vm_request_stop(&l->vm, VM_EXIT_POWEROFF,
+					"vm.shutdown");
 		pthread_cond_broadcast(&v->cond);
 		pthread_mutex_unlock(&v->lock);
 
@@ -126,8 +127,7 @@ int api_vm_boot(struct api_vm *v, const struct cli_run *run)
 	generation = v->generation;
 	err = pthread_create(&v->thread, NULL, api_vm_thread, v);
 	if (err) {
-		log_error("api: cannot start the VM thread: %s",
-			  strerror(err));
+		log_error("api: cannot start the VM thread: %s", strerror(err));
 		return -err;
 	}
 	v->thread_started = true;

@@ -17,7 +17,7 @@
 #include "vmm/launch.h"
 
 enum api_vm_state {
-	API_VM_CREATED,  /* never booted */
+	API_VM_CREATED, /* never booted */
 	API_VM_RUNNING,
 	API_VM_PAUSED,
 	API_VM_SHUTDOWN, /* booted once, stopped now */

@@ -14,8 +14,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void fuzz_body(const char *body, size_t len)
 {
-	static const enum api_device_kind kinds[] = {
-		API_DEV_DISK, API_DEV_NET, API_DEV_FS, API_DEV_VSOCK};
+	static const enum api_device_kind kinds[] = {API_DEV_DISK, API_DEV_NET,
+						     API_DEV_FS, API_DEV_VSOCK};
 	struct api_config *c;
 	struct api_error err;
 	struct cli_run run;

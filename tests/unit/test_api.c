@@ -57,8 +57,7 @@ static void test_http_pipelined(void **state)
 	assert_null(p.req.body);
 	api_http_next(&p);
 
-	assert_int_equal(api_http_parse(&p, two + used,
-					sizeof(two) - 1 - used),
+	assert_int_equal(api_http_parse(&p, two + used, sizeof(two) - 1 - used),
 			 sizeof(two) - 1 - used);
 	assert_true(p.done);
 	assert_string_equal(p.req.path, "/api/v1/vm.info");
@@ -116,16 +115,16 @@ static void test_http_response(void **state)
 }
 
 #define CONFIG_FULL                                                            \
-	"{\"payload\": {\"kernel\": \"/k\", \"cmdline\": \"quiet\", "           \
-	"\"initramfs\": \"/i\"}, \"cpus\": {\"boot_vcpus\": 2, "              \
-	"\"max_vcpus\": 8, \"topology\": {\"packages\": 1}}, "                \
-	"\"memory\": {\"size\": 1073741824, \"hugepages\": true, "            \
-	"\"shared\": true, \"hotplug_size\": 2147483648}, "                   \
-	"\"disks\": [{\"path\": \"/d.img\", \"readonly\": true}], "           \
-	"\"fs\": [{\"tag\": \"kataShared\", \"socket\": \"/v.sock\", "        \
-	"\"num_queues\": 1, \"queue_size\": 1024}], "                         \
-	"\"vsock\": {\"cid\": 3, \"socket\": \"/vs.sock\"}, "                 \
-	"\"serial\": {\"mode\": \"File\", \"file\": \"/s.log\"}, "            \
+	"{\"payload\": {\"kernel\": \"/k\", \"cmdline\": \"quiet\", "          \
+	"\"initramfs\": \"/i\"}, \"cpus\": {\"boot_vcpus\": 2, "               \
+	"\"max_vcpus\": 8, \"topology\": {\"packages\": 1}}, "                 \
+	"\"memory\": {\"size\": 1073741824, \"hugepages\": true, "             \
+	"\"shared\": true, \"hotplug_size\": 2147483648}, "                    \
+	"\"disks\": [{\"path\": \"/d.img\", \"readonly\": true}], "            \
+	"\"fs\": [{\"tag\": \"kataShared\", \"socket\": \"/v.sock\", "         \
+	"\"num_queues\": 1, \"queue_size\": 1024}], "                          \
+	"\"vsock\": {\"cid\": 3, \"socket\": \"/vs.sock\"}, "                  \
+	"\"serial\": {\"mode\": \"File\", \"file\": \"/s.log\"}, "             \
 	"\"console\": {\"mode\": \"Off\"}, \"platform\": {}, \"new\": 1}"
 
 static void test_config_full(void **state)
@@ -263,11 +262,11 @@ static void test_config_resize(void **state)
 	assert_int_equal(api_config_check_resize(
 				 c, "{\"desired_ram\":536870912}", 25, &err),
 			 0);
-	assert_int_equal(api_config_check_resize(
-				 c, "{\"desired_vcpus\":2}", 19, &err),
-			 -ENOTSUP);
-	assert_int_equal(api_config_check_resize(
-				 c, "{\"desired_vcpus\":true}", 22, &err),
+	assert_int_equal(
+		api_config_check_resize(c, "{\"desired_vcpus\":2}", 19, &err),
+		-ENOTSUP);
+	assert_int_equal(api_config_check_resize(c, "{\"desired_vcpus\":true}",
+						 22, &err),
 			 -EINVAL);
 	assert_non_null(strstr(err.msg, "desired_vcpus"));
 	api_config_free(c);
@@ -296,23 +295,18 @@ static void test_router_without_vm(void **state)
 	char *body;
 
 	assert_int_equal(api_vmm_init(&s), 0);
-	assert_int_equal(route(&s, API_HTTP_GET, "/api/v1/vmm.ping", NULL,
-			       &body),
-			 200);
+	assert_int_equal(
+		route(&s, API_HTTP_GET, "/api/v1/vmm.ping", NULL, &body), 200);
 	assert_non_null(strstr(body, "\"version\""));
 	free(body);
-	assert_int_equal(route(&s, API_HTTP_GET, "/api/v1/vm.info", NULL,
-			       NULL),
+	assert_int_equal(route(&s, API_HTTP_GET, "/api/v1/vm.info", NULL, NULL),
 			 404);
-	assert_int_equal(route(&s, API_HTTP_PUT, "/api/v1/vm.boot", NULL,
-			       NULL),
+	assert_int_equal(route(&s, API_HTTP_PUT, "/api/v1/vm.boot", NULL, NULL),
 			 404);
-	assert_int_equal(route(&s, API_HTTP_GET, "/api/v1/vm.boot", NULL,
-			       NULL),
+	assert_int_equal(route(&s, API_HTTP_GET, "/api/v1/vm.boot", NULL, NULL),
 			 400);
-	assert_int_equal(route(&s, API_HTTP_GET, "/api/v2/vmm.ping", NULL,
-			       NULL),
-			 404);
+	assert_int_equal(
+		route(&s, API_HTTP_GET, "/api/v2/vmm.ping", NULL, NULL), 404);
 	assert_int_equal(route(&s, API_HTTP_PUT, "/api/v1/vm.create",
 			       "{\"payload\":{\"kernel\":\"/k\"},"
 			       "\"cpus\":{\"boot_vcpus\":\"1\"}}",
@@ -326,22 +320,18 @@ static void test_router_without_vm(void **state)
 	assert_int_equal(route(&s, API_HTTP_PUT, "/api/v1/vm.create",
 			       "{\"payload\":{\"kernel\":\"/k\"}}", NULL),
 			 500);
-	assert_int_equal(route(&s, API_HTTP_GET, "/api/v1/vm.info", NULL,
-			       &body),
-			 200);
+	assert_int_equal(
+		route(&s, API_HTTP_GET, "/api/v1/vm.info", NULL, &body), 200);
 	assert_non_null(strstr(body, "\"state\":\"Created\""));
 	free(body);
-	assert_int_equal(route(&s, API_HTTP_PUT, "/api/v1/vm.pause", NULL,
-			       NULL),
-			 500);
+	assert_int_equal(
+		route(&s, API_HTTP_PUT, "/api/v1/vm.pause", NULL, NULL), 500);
 	assert_int_equal(route(&s, API_HTTP_PUT, "/api/v1/vm.add-disk",
 			       "{\"path\":\"/d\"}", NULL),
 			 204);
-	assert_int_equal(route(&s, API_HTTP_PUT, "/api/v1/vm.delete", NULL,
-			       NULL),
-			 204);
-	assert_int_equal(route(&s, API_HTTP_GET, "/api/v1/vm.info", NULL,
-			       NULL),
+	assert_int_equal(
+		route(&s, API_HTTP_PUT, "/api/v1/vm.delete", NULL, NULL), 204);
+	assert_int_equal(route(&s, API_HTTP_GET, "/api/v1/vm.info", NULL, NULL),
 			 404);
 	api_vmm_destroy(&s);
 }
