@@ -162,6 +162,11 @@ int vm_create(struct vm *vm, const struct vm_config *config)
 	if (err)
 		return err;
 	timings_mark(TIMING_MEMORY_READY);
+
+	err = vm_create_irqchip(vm);
+	if (err)
+		return err;
+	timings_mark(TIMING_KVM_READY);
 	err = evloop_init(&vm->loop, 256);
 	if (err)
 		return err;
