@@ -311,7 +311,9 @@ int fs_op_readdir(struct fs_server *s, const struct fs_msg *m,
 	const struct fuse_read_in *in = m->arg;
 	struct fs_handle *h = fs_handle_get(&s->t, in->fh, true);
 	bool plus = m->hdr.opcode == FUSE_READDIRPLUS;
-	size_t size = MIN((size_t)in->size, (size_t)FS_MAX_IO_BYTES);
+	size_t space = s->out_bytes - sizeof(struct fuse_out_header);
+	size_t size = MIN(MIN((size_t)in->size, space),
+			  (size_t)FS_MAX_IO_BYTES);
 	size_t pos = 0;
 	ssize_t n;
 

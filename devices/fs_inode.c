@@ -165,11 +165,40 @@ void fs_inode_forget(struct fs_table *t, struct fs_inode *ino, uint64_t n)
 	free(ino);
 }
 
+/* Doubles the handle map once it averages more than one per bucket. */
+static int fs_handles_grow(struct fs_table *t)
+{
+	size_t old_nr = t->nr_hbuckets, nr = old_nr * 2;
+	struct fs_handle **old = t->handles;
+	struct fs_handle **map = calloc(nr, sizeof(*map));
+
+	if (!map)
+		return -ENOMEM;
+	for (size_t b = 0; b < old_nr; b++) {
+		struct fs_handle *h = old[b], *next;
+
+		for (; h; h = next) {
+			size_t nb = fs_hash64(h->fh, nr);
+
+			next = h->next;
+			h->next = map[nb];
+			map[nb] = h;
+		}
+	}
+	t->handles = map;
+	t->nr_hbuckets = nr;
+	free(old);
+	return 0;
+}
+
 int fs_handle_add(struct fs_table *t, int fd, bool is_dir, uint64_t *fh)
 {
-	struct fs_handle *h = calloc(1, sizeof(*h));
+	struct fs_handle *h;
 	size_t b;
 
+	if (t->nr_handles >= t->nr_hbuckets && fs_handles_grow(t))
+		return -ENOMEM;
+	h = calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
 	h->fh = t->next_fh++;

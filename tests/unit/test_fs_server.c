@@ -375,6 +375,33 @@ static void test_split_buffers(void **state)
 	assert_memory_equal(fsc_payload(&f->c), "abcdef", 6);
 }
 
+/* Many handles at once (the handle map grows) stay distinct and valid. */
+static void test_many_handles(void **state)
+{
+	struct fixture *f = *state;
+	struct fuse_open_in oi = {.flags = O_RDONLY};
+	struct fuse_release_in rel = {0};
+	uint64_t node, fh[300];
+	int err;
+
+	assert_int_equal(fsc_init(&f->c, 31, 0), 0);
+	node = fsc_lookup(&f->c, 1, "existing", &err);
+	for (unsigned int i = 0; i < 300; i++) {
+		assert_int_equal(fsc_call(&f->c, FUSE_OPEN, node, &oi,
+					  sizeof(oi), NULL, NULL, NULL, 0), 0);
+		fh[i] = ((struct fuse_open_out *)fsc_payload(&f->c))->fh;
+	}
+	for (unsigned int i = 0; i < 300; i++) {
+		assert_int_equal(fsc_read(&f->c, node, fh[i], 0, 10), 0);
+		rel.fh = fh[i];
+		assert_int_equal(fsc_call(&f->c, FUSE_RELEASE, node, &rel,
+					  sizeof(rel), NULL, NULL, NULL, 0), 0);
+	}
+	/* A directory handle is not a file handle, and the reverse. */
+	assert_int_equal(fsc_call(&f->c, FUSE_RELEASEDIR, node, &rel,
+				  sizeof(rel), NULL, NULL, NULL, 0), -EBADF);
+}
+
 static void test_readonly(void **state)
 {
 	struct fixture *f = *state;
@@ -453,6 +480,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_message_answered,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_split_buffers, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_many_handles, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_readonly, setup_ro,
 						teardown),
