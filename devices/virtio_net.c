@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/uio.h>
 
 #define VIRTIO_NET_RXQ 0
 #define VIRTIO_NET_TXQ 1
@@ -169,9 +170,9 @@ static bool net_rx_gather(struct virtio_net *net, uint32_t need)
 /*
  * Starts the read, straight into the gathered buffers when they can take
  * the largest packet, else into the bounce buffer. It is submitted at
- * once, under the lock: the tap is non-blocking, so the read is done (or
- * has failed with -EAGAIN) before a vCPU can reset the device and reuse
- * the buffers.
+ * once, under the lock, and never waits: it is done (or has failed with
+ * -EAGAIN, and a poll then waits instead) before a vCPU can reset the
+ * device and reuse the buffers.
  */
 static void net_rx_submit(struct virtio_net *net, uint32_t need)
 {
@@ -184,7 +185,13 @@ static void net_rx_submit(struct virtio_net *net, uint32_t need)
 		iov = &net->rx_bounce_iov;
 		nr = 1;
 	}
-	io_uring_prep_readv(sqe, net->tap.fd, iov, nr, (uint64_t)-1);
+	/*
+	 * RWF_NOWAIT: the file's O_NONBLOCK alone does not stop io_uring
+	 * from parking the read until data comes, by which time a reset
+	 * may have handed the buffers back to the guest.
+	 */
+	io_uring_prep_readv2(sqe, net->tap.fd, iov, nr, (uint64_t)-1,
+			     RWF_NOWAIT);
 	net->rx_gen = net->gen;
 	net->rx_state = NET_RX_READING;
 	io_uring_submit(&net->loop->ring);
