@@ -115,8 +115,8 @@ void net_hdr_rx_finish(struct virtio_net_hdr *hdr, uint64_t features,
 
 	/* virtio 1.2, 5.1.6.4.1: checksum flags only with GUEST_CSUM. */
 	if (!(features & NET_FEATURE(VIRTIO_NET_F_GUEST_CSUM)))
-		hdr->flags &= (uint8_t)~(VIRTIO_NET_HDR_F_NEEDS_CSUM |
-					 VIRTIO_NET_HDR_F_DATA_VALID);
+		hdr->flags &= (uint8_t) ~(VIRTIO_NET_HDR_F_NEEDS_CSUM |
+					  VIRTIO_NET_HDR_F_DATA_VALID);
 }
 
 size_t net_iov_bytes(const struct iovec *iov, unsigned int nr)
@@ -133,8 +133,7 @@ size_t net_iov_bytes(const struct iovec *iov, unsigned int nr)
 
 /* Walks the list copying len bytes from offset; to_iov picks the way. */
 static size_t net_iov_copy(const struct iovec *iov, unsigned int nr,
-			   size_t offset, uint8_t *buf, size_t len,
-			   bool to_iov)
+			   size_t offset, uint8_t *buf, size_t len, bool to_iov)
 {
 	size_t done = 0;
 
@@ -158,14 +157,14 @@ static size_t net_iov_copy(const struct iovec *iov, unsigned int nr,
 	return done;
 }
 
-size_t net_iov_to_buf(const struct iovec *iov, unsigned int nr,
-		      size_t offset, void *buf, size_t len)
+size_t net_iov_to_buf(const struct iovec *iov, unsigned int nr, size_t offset,
+		      void *buf, size_t len)
 {
 	return net_iov_copy(iov, nr, offset, buf, len, false);
 }
 
-size_t net_iov_from_buf(const struct iovec *iov, unsigned int nr,
-			size_t offset, const void *buf, size_t len)
+size_t net_iov_from_buf(const struct iovec *iov, unsigned int nr, size_t offset,
+			const void *buf, size_t len)
 {
 	/* The buffer is only read on this path. */
 	return net_iov_copy(iov, nr, offset, (uint8_t *)(uintptr_t)buf, len,

@@ -73,11 +73,11 @@ _Static_assert(sizeof(struct virtio_net_hdr) == 12,
 
 /* Why a transmitted frame was refused (returned negated). */
 enum net_tx_error {
-	NET_TX_ERR_SHORT = 1,  /* shorter than the header */
-	NET_TX_ERR_TOO_BIG,    /* larger than the negotiated limit */
-	NET_TX_ERR_GSO_TYPE,   /* a GSO type not negotiated or unknown */
-	NET_TX_ERR_GSO_SIZE,   /* GSO without a segment size */
-	NET_TX_ERR_CSUM,       /* NEEDS_CSUM without CSUM, or out of range */
+	NET_TX_ERR_SHORT = 1, /* shorter than the header */
+	NET_TX_ERR_TOO_BIG,   /* larger than the negotiated limit */
+	NET_TX_ERR_GSO_TYPE,  /* a GSO type not negotiated or unknown */
+	NET_TX_ERR_GSO_SIZE,  /* GSO without a segment size */
+	NET_TX_ERR_CSUM,      /* NEEDS_CSUM without CSUM, or out of range */
 	NET_TX_ERR_LAST,
 };
 
@@ -117,10 +117,10 @@ size_t net_iov_bytes(const struct iovec *iov, unsigned int nr);
  * Copies len bytes between buf and the iovec list starting offset bytes
  * in. Returns the bytes copied: len, or fewer if the list ends first.
  */
-size_t net_iov_to_buf(const struct iovec *iov, unsigned int nr,
-		      size_t offset, void *buf, size_t len);
-size_t net_iov_from_buf(const struct iovec *iov, unsigned int nr,
-			size_t offset, const void *buf, size_t len);
+size_t net_iov_to_buf(const struct iovec *iov, unsigned int nr, size_t offset,
+		      void *buf, size_t len);
+size_t net_iov_from_buf(const struct iovec *iov, unsigned int nr, size_t offset,
+			const void *buf, size_t len);
 
 /*
  * Mergeable receive buffers (virtio 1.2, 5.1.6.4.2): a packet of len bytes

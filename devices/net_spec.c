@@ -78,7 +78,8 @@ static int net_spec_field(const char *spec, const char *key, const char *val,
 		out->mtu = (uint32_t)n;
 	} else {
 		log_error("net: --net %s: unknown field '%s' (allowed: tap, "
-			  "fd, mac, mtu)", spec, key);
+			  "fd, mac, mtu)",
+			  spec, key);
 		return -EINVAL;
 	}
 	return 0;
@@ -86,16 +87,20 @@ static int net_spec_field(const char *spec, const char *key, const char *val,
 bad:
 	if (!strcmp(key, "tap"))
 		log_error("net: --net %s: tap must be an interface name of 1 "
-			  "to %d characters", spec, IFNAMSIZ - 1);
+			  "to %d characters",
+			  spec, IFNAMSIZ - 1);
 	else if (!strcmp(key, "fd"))
 		log_error("net: --net %s: fd '%s' is not a file descriptor "
-			  "number", spec, val);
+			  "number",
+			  spec, val);
 	else if (!strcmp(key, "mac"))
 		log_error("net: --net %s: mac '%s' is not a unicast address "
-			  "aa:bb:cc:dd:ee:ff", spec, val);
+			  "aa:bb:cc:dd:ee:ff",
+			  spec, val);
 	else
 		log_error("net: --net %s: mtu '%s' is not a number from %u "
-			  "to %u", spec, val, NET_MTU_MIN, NET_MTU_MAX);
+			  "to %u",
+			  spec, val, NET_MTU_MIN, NET_MTU_MAX);
 	return -EINVAL;
 }
 

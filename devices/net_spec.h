@@ -14,7 +14,7 @@ struct net_spec {
 	int fd;             /* -1 when tap is given */
 	bool has_mac;
 	uint8_t mac[6];
-	uint32_t mtu;       /* 0: NET_MTU_DEFAULT */
+	uint32_t mtu; /* 0: NET_MTU_DEFAULT */
 };
 
 /*

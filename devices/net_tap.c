@@ -58,8 +58,8 @@ static int net_tap_setup(struct net_tap *tap)
 	fl = fcntl(tap->fd, F_GETFL);
 	if (fl < 0 || fcntl(tap->fd, F_SETFL, fl | O_NONBLOCK) < 0) {
 		err = -errno;
-		log_error("net: %s: cannot make it non-blocking: %s",
-			  tap->name, strerror(-err));
+		log_error("net: %s: cannot make it non-blocking: %s", tap->name,
+			  strerror(-err));
 		return err;
 	}
 	tap->offloads = net_tap_probe_offloads(tap->fd);
@@ -79,7 +79,8 @@ int net_tap_open(struct net_tap *tap, const char *name)
 	if (tap->fd < 0) {
 		err = -errno;
 		log_error("net: cannot open /dev/net/tun for tap %s: %s "
-			  "(is the tun module loaded?)", name, strerror(-err));
+			  "(is the tun module loaded?)",
+			  name, strerror(-err));
 		return err;
 	}
 	tap->owned = true;
@@ -90,8 +91,8 @@ int net_tap_open(struct net_tap *tap, const char *name)
 		err = -errno;
 		log_error("net: cannot attach to tap %s: %s (it must be a tap "
 			  "with vnet_hdr that this user may open, e.g. `ip "
-			  "tuntap add %s mode tap vnet_hdr`)", name,
-			  strerror(-err), name);
+			  "tuntap add %s mode tap vnet_hdr`)",
+			  name, strerror(-err), name);
 		goto err_close;
 	}
 	err = net_tap_setup(tap);

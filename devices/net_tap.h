@@ -11,9 +11,9 @@
 #include <stdbool.h>
 
 struct net_tap {
-	int fd;                /* non-blocking; -1 when closed */
-	bool owned;            /* opened here, closed by net_tap_close() */
-	bool is_tap;           /* false only for a test's socketpair */
+	int fd;      /* non-blocking; -1 when closed */
+	bool owned;  /* opened here, closed by net_tap_close() */
+	bool is_tap; /* false only for a test's socketpair */
 	char name[IFNAMSIZ];
 	unsigned int offloads; /* TUN_F_* the kernel accepted when probed */
 };

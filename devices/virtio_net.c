@@ -34,7 +34,7 @@
 /* One receive chain held for the next read. */
 struct net_rx_slot {
 	uint16_t head;
-	uint32_t cap;          /* writable bytes */
+	uint32_t cap; /* writable bytes */
 	unsigned int first_iov;
 	unsigned int nr_iov;
 };
@@ -72,8 +72,8 @@ struct virtio_net {
 	struct ev_op rx_op;
 	enum net_rx_state rx_state;
 	uint32_t rx_gen;
-	bool rx_stalled;   /* out of buffers: resume on the next kick */
-	bool rx_bounced;   /* the read in flight targets rx_bounce */
+	bool rx_stalled; /* out of buffers: resume on the next kick */
+	bool rx_bounced; /* the read in flight targets rx_bounce */
 	unsigned int rx_nr_iov, rx_nr_chains;
 	uint32_t rx_cap;
 	struct iovec rx_iov[VIRTIO_NET_RX_IOV];
@@ -85,7 +85,7 @@ struct virtio_net {
 	struct net_tx_op *tx_ops;
 	unsigned int tx_nr_free;
 	unsigned int tx_free[VIRTIO_NET_TX_OPS];
-	bool tx_blocked;   /* stopped for want of a free op */
+	bool tx_blocked; /* stopped for want of a free op */
 
 	struct virtio_net_counters stats; /* dev->lock */
 };
@@ -127,8 +127,7 @@ static bool net_rx_gather(struct virtio_net *net, uint32_t need)
 	bool mrg = net->dev.driver_features &
 		   NET_FEATURE(VIRTIO_NET_F_MRG_RXBUF);
 
-	while (net->rx_cap < need &&
-	       net->rx_nr_chains < VIRTIO_NET_RX_CHAINS &&
+	while (net->rx_cap < need && net->rx_nr_chains < VIRTIO_NET_RX_CHAINS &&
 	       net->rx_nr_iov + VIRTIO_NET_QUEUE_SIZE <= VIRTIO_NET_RX_IOV &&
 	       (mrg || !net->rx_nr_chains)) {
 		struct net_rx_slot *slot = &net->rx_chains[net->rx_nr_chains];
@@ -285,8 +284,8 @@ static void net_rx_deliver(struct virtio_net *net, size_t len)
 	net_iov_to_buf(net->rx_iov + first->first_iov, first->nr_iov, 0, &hdr,
 		       sizeof(hdr));
 	net_hdr_rx_finish(&hdr, net->dev.driver_features, (uint16_t)n);
-	net_iov_from_buf(net->rx_iov + first->first_iov, first->nr_iov, 0,
-			 &hdr, sizeof(hdr));
+	net_iov_from_buf(net->rx_iov + first->first_iov, first->nr_iov, 0, &hdr,
+			 sizeof(hdr));
 
 	for (unsigned int i = 0; i < n; i++)
 		vq_push_used(vq, net->rx_chains[i].head, used[i]);
@@ -378,9 +377,10 @@ static bool net_tx_start(struct virtio_net *net, struct net_tx_op *op,
 
 	/* virtio 1.2, 5.1.6.2: the driver only adds device-readable ones. */
 	if (chain->nr_writable) {
-		virtio_dev_fail(&net->dev, "transmit buffer %u has %u "
-				"device-writable buffers", chain->head,
-				chain->nr_writable);
+		virtio_dev_fail(&net->dev,
+				"transmit buffer %u has %u "
+				"device-writable buffers",
+				chain->head, chain->nr_writable);
 		net_tx_put(net, op);
 		return false;
 	}
@@ -398,10 +398,11 @@ static bool net_tx_start(struct virtio_net *net, struct net_tx_op *op,
 	if (err) {
 		/* A bad frame is dropped, counted, and never truncated. */
 		net->stats.tx_dropped++;
-		log_warn_ratelimited(&net->dev.rl, "%s: dropped %u-byte "
-				     "transmit buffer %u: %s", net->dev.name,
-				     chain->readable_bytes, chain->head,
-				     net_tx_strerror(err));
+		log_warn_ratelimited(&net->dev.rl,
+				     "%s: dropped %u-byte "
+				     "transmit buffer %u: %s",
+				     net->dev.name, chain->readable_bytes,
+				     chain->head, net_tx_strerror(err));
 		vq_push_used(vq, chain->head, 0);
 		net_tx_put(net, op);
 		return true;
@@ -472,9 +473,11 @@ static void net_tx_complete(struct ev_op *evop, int res, uint32_t flags)
 		net->stats.tx_bytes += op->frame_len;
 	} else {
 		net->stats.tx_errors++;
-		log_warn_ratelimited(&net->dev.rl, "%s: %s: write of %u "
-				     "bytes: %s", net->dev.name,
-				     net->tap.name, op->frame_len,
+		log_warn_ratelimited(&net->dev.rl,
+				     "%s: %s: write of %u "
+				     "bytes: %s",
+				     net->dev.name, net->tap.name,
+				     op->frame_len,
 				     res < 0 ? strerror(-res) : "short");
 	}
 
@@ -543,8 +546,7 @@ static void virtio_net_destroy(struct virtio_dev *dev)
 	struct virtio_net *net = to_net(dev);
 	const struct virtio_net_counters *s = &net->stats;
 
-	log_msg(s->rx_dropped || s->rx_errors || s->tx_dropped ||
-				s->tx_errors
+	log_msg(s->rx_dropped || s->rx_errors || s->tx_dropped || s->tx_errors
 			? LOG_INFO
 			: LOG_DEBUG,
 		"%s: %s: rx %llu packets %llu bytes %llu dropped %llu errors, "

@@ -32,8 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(&len, data + 12, 4);
 	memcpy(&hdr, data + 16, sizeof(hdr));
 	mtu = NET_MTU_MIN + mtu % (NET_MTU_MAX - NET_MTU_MIN + 1);
-	net_hdr_tx_check(&hdr, features, len,
-			 net_tx_max_frame(features, mtu));
+	net_hdr_tx_check(&hdr, features, len, net_tx_max_frame(features, mtu));
 	net_hdr_rx_finish(&hdr, features, (uint16_t)len);
 	net_offload_tun_flags(features);
 	net_offload_features((unsigned int)features);

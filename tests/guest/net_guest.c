@@ -20,12 +20,12 @@
 #define WAIT_US   3000000
 
 /* virtio 1.2, 5.1.3 feature bits and 5.1.6 header flags. */
-#define F_CSUM       (1ull << 0)
-#define F_GUEST_CSUM (1ull << 1)
-#define F_MTU        (1ull << 3)
-#define F_MAC        (1ull << 5)
-#define F_MRG_RXBUF  (1ull << 15)
-#define F_STATUS     (1ull << 16)
+#define F_CSUM           (1ull << 0)
+#define F_GUEST_CSUM     (1ull << 1)
+#define F_MTU            (1ull << 3)
+#define F_MAC            (1ull << 5)
+#define F_MRG_RXBUF      (1ull << 15)
+#define F_STATUS         (1ull << 16)
 #define HDR_F_NEEDS_CSUM 1
 #define HDR_F_DATA_VALID 2
 
@@ -44,7 +44,7 @@ static uint8_t guest_mac[6], host_mac[6];
 
 static struct virtio_dev dev;
 static struct virtq *rxq, *txq;
-static uint8_t *rx_bufs[QSIZE];  /* by descriptor head */
+static uint8_t *rx_bufs[QSIZE]; /* by descriptor head */
 static uint8_t *tx_buf;
 static uint8_t *rx_pool;
 static unsigned int rx_partial, rx_valid, rx_full;
@@ -356,7 +356,8 @@ static void burst(unsigned int count)
 		got++;
 	}
 	printf("net: burst: %u of %u datagrams in order through a %u-entry "
-	       "ring\n", got, count, QSIZE);
+	       "ring\n",
+	       got, count, QSIZE);
 	if (got != count)
 		fail("burst incomplete");
 }

@@ -66,14 +66,14 @@ static void test_tx_offloads_need_features(void **state)
 	assert_int_equal(net_hdr_tx_check(&tso4, F(CSUM), 100, 1518),
 			 -NET_TX_ERR_GSO_TYPE);
 	assert_int_equal(net_hdr_tx_check(&tso4, all, 60000, max), 0);
-	assert_int_equal(net_hdr_tx_check(&tso6, all & ~F(HOST_TSO6), 60000,
-					  max),
-			 -NET_TX_ERR_GSO_TYPE);
+	assert_int_equal(
+		net_hdr_tx_check(&tso6, all & ~F(HOST_TSO6), 60000, max),
+		-NET_TX_ERR_GSO_TYPE);
 	assert_int_equal(net_hdr_tx_check(&tso6, all, 60000, max), 0);
 	assert_int_equal(net_hdr_tx_check(&ufo, all, 60000, max), 0);
-	assert_int_equal(net_hdr_tx_check(&tso4, all, NET_GSO_MAX_FRAME + 1,
-					  max),
-			 -NET_TX_ERR_TOO_BIG);
+	assert_int_equal(
+		net_hdr_tx_check(&tso4, all, NET_GSO_MAX_FRAME + 1, max),
+		-NET_TX_ERR_TOO_BIG);
 }
 
 static void test_tx_bad_headers(void **state)
@@ -196,9 +196,8 @@ static void test_spec_parse(void **state)
 	assert_false(s.has_mac);
 	assert_int_equal(s.mtu, 0);
 
-	assert_int_equal(net_spec_parse("fd=3,mac=02:AB:cd:00:11:22,mtu=9000",
-					&s),
-			 0);
+	assert_int_equal(
+		net_spec_parse("fd=3,mac=02:AB:cd:00:11:22,mtu=9000", &s), 0);
 	assert_int_equal(s.fd, 3);
 	assert_true(s.has_mac);
 	assert_int_equal(s.mac[1], 0xab);

@@ -48,20 +48,20 @@ static uint32_t rd(struct fixture *f, uint64_t off)
 {
 	uint32_t v;
 
-	assert_true(bus_access(&f->vm.mmio, BASE + off, (uint8_t *)&v, 4,
-			       false));
+	assert_true(
+		bus_access(&f->vm.mmio, BASE + off, (uint8_t *)&v, 4, false));
 	return le32toh(v);
 }
 
 static void wr(struct fixture *f, uint64_t off, uint32_t v)
 {
 	v = htole32(v);
-	assert_true(bus_access(&f->vm.mmio, BASE + off, (uint8_t *)&v, 4,
-			       true));
+	assert_true(
+		bus_access(&f->vm.mmio, BASE + off, (uint8_t *)&v, 4, true));
 }
 
-static void setup_queue(struct fixture *f, unsigned int i,
-			struct vq_driver *d, gpa_t gpa)
+static void setup_queue(struct fixture *f, unsigned int i, struct vq_driver *d,
+			gpa_t gpa)
 {
 	vqd_init(d, &f->vm.mem, QSIZE, gpa);
 	wr(f, VIRTIO_MMIO_QUEUE_SEL, i);
@@ -114,7 +114,8 @@ static int setup(void **state)
 {
 	static const uint8_t mac[6] = {0x02, 0, 0, 0, 0, 0x42};
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct net_tap tap = {.is_tap = false, .name = "socketpair",
+	struct net_tap tap = {.is_tap = false,
+			      .name = "socketpair",
 			      .offloads = NET_TUN_OFFLOADS_ALL};
 	int sv[2];
 
@@ -124,8 +125,8 @@ static int setup(void **state)
 	bus_init(&f->vm.mmio, "mmio");
 	assert_int_equal(evloop_init(&f->vm.loop, 64), 0);
 	evloop_set_wake_handler(&f->vm.loop, on_wake, &f->vm.loop);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK |
-						     SOCK_CLOEXEC,
+	assert_int_equal(socketpair(AF_UNIX,
+				    SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 				    0, sv),
 			 0);
 	tap.fd = sv[0];
@@ -188,8 +189,8 @@ static uint16_t send_frame(struct fixture *f, gpa_t gpa, uint32_t frame_len,
 
 	gmem_write(&f->vm.mem, gpa, hdr ? hdr : &zero, NET_HDR_LEN);
 	for (uint32_t i = 0; i < frame_len; i++)
-		((uint8_t *)gmem_ptr(&f->vm.mem, gpa + 0x1000, frame_len))[i] =
-			(uint8_t)i;
+		((uint8_t *)gmem_ptr(&f->vm.mem, gpa + 0x1000,
+				     frame_len))[i] = (uint8_t)i;
 	head = vqd_add(&f->tx, b, 2);
 	wr(f, VIRTIO_MMIO_QUEUE_NOTIFY, 1);
 	return head;
@@ -257,8 +258,7 @@ static void test_transmit_oversized_dropped(void **state)
 	assert_int_equal(peer_recv(f, buf, sizeof(buf)), NET_HDR_LEN + 100);
 	assert_int_equal(counters(f).tx_dropped, 1);
 	assert_int_equal(counters(f).tx_packets, 1);
-	assert_int_equal(rd(f, VIRTIO_MMIO_STATUS) &
-				 VIRTIO_STATUS_NEEDS_RESET,
+	assert_int_equal(rd(f, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET,
 			 0);
 }
 
@@ -295,7 +295,7 @@ static void test_transmit_writable_fails_device(void **state)
 	vqd_add(&f->tx, b, 2);
 	wr(f, VIRTIO_MMIO_QUEUE_NOTIFY, 1);
 	for (int i = 0; i < 2000 && !(rd(f, VIRTIO_MMIO_STATUS) &
-				       VIRTIO_STATUS_NEEDS_RESET);
+				      VIRTIO_STATUS_NEEDS_RESET);
 	     i++)
 		usleep(1000);
 	assert_true(rd(f, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET);
@@ -312,7 +312,7 @@ static void test_transmit_loop_fails_device(void **state)
 	vqd_publish(&f->tx, 0);
 	wr(f, VIRTIO_MMIO_QUEUE_NOTIFY, 1);
 	for (int i = 0; i < 2000 && !(rd(f, VIRTIO_MMIO_STATUS) &
-				       VIRTIO_STATUS_NEEDS_RESET);
+				      VIRTIO_STATUS_NEEDS_RESET);
 	     i++)
 		usleep(1000);
 	assert_true(rd(f, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET);
@@ -464,9 +464,8 @@ static void test_receive_small_buffer(void **state)
 	peer_send(f, 100, 9);
 	assert_true(wait_used(&f->rx, &id, &len));
 	assert_int_equal(len, NET_HDR_LEN + 100);
-	assert_int_equal(*(uint8_t *)gmem_ptr(&f->vm.mem, BUF_GPA + NET_HDR_LEN,
-					      1),
-			 9);
+	assert_int_equal(
+		*(uint8_t *)gmem_ptr(&f->vm.mem, BUF_GPA + NET_HDR_LEN, 1), 9);
 	assert_int_equal(le16toh(rx_hdr(f, BUF_GPA).num_buffers), 1);
 	/* No GUEST_CSUM: DATA_VALID cleared. */
 	assert_int_equal(rx_hdr(f, BUF_GPA).flags, 0);
@@ -484,7 +483,7 @@ static void test_receive_readable_fails_device(void **state)
 	vqd_add(&f->rx, &b, 1);
 	wr(f, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
 	for (int i = 0; i < 2000 && !(rd(f, VIRTIO_MMIO_STATUS) &
-				       VIRTIO_STATUS_NEEDS_RESET);
+				      VIRTIO_STATUS_NEEDS_RESET);
 	     i++)
 		usleep(1000);
 	assert_true(rd(f, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET);
