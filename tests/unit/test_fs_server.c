@@ -101,7 +101,7 @@ static void test_init_negotiates_honestly(void **state)
 static void test_create_write_read(void **state)
 {
 	struct fixture *f = *state;
-	uint64_t node, fh;
+	uint64_t node = 0, fh = 0;
 	char host[16] = {0};
 	int fd;
 
@@ -135,7 +135,7 @@ static void list_dir(struct fixture *f, uint64_t dir, uint32_t op,
 {
 	struct fuse_open_in oi = {0};
 	struct fuse_read_in ri = {.size = 4096};
-	uint64_t fh;
+	uint64_t fh = 0;
 
 	names[0] = 0;
 	assert_int_equal(fsc_call(&f->c, FUSE_OPENDIR, dir, &oi, sizeof(oi),
@@ -357,7 +357,7 @@ static void test_split_buffers(void **state)
 				   .opcode = FUSE_WRITE, .unique = 9};
 	uint8_t rep_hdr[16], rep_body[64];
 	struct iovec in[4], out[2];
-	uint64_t node, fh;
+	uint64_t node = 0, fh = 0;
 
 	assert_int_equal(fsc_init(&f->c, 31, 0), 0);
 	assert_int_equal(fsc_create(&f->c, 1, "split", O_RDWR, &node, &fh), 0);
@@ -407,7 +407,7 @@ static void test_readonly(void **state)
 	struct fixture *f = *state;
 	struct fuse_mkdir_in mi = {.mode = 0755};
 	struct fuse_open_in oi = {.flags = O_WRONLY};
-	uint64_t node, fh;
+	uint64_t node = 0, fh = 0;
 	int err;
 
 	assert_int_equal(fsc_init(&f->c, 31, 0), 0);
@@ -435,7 +435,7 @@ static void test_setattr_and_xattr(void **state)
 	struct fuse_setxattr_in sx = {.size = 3};
 	struct fuse_getxattr_in gx = {.size = 0};
 	struct stat st;
-	uint64_t node;
+	uint64_t node = 0;
 	int err;
 
 	assert_int_equal(fsc_init(&f->c, 31, 0), 0);
