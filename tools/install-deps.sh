@@ -9,6 +9,7 @@ packages="
   libjson-c-dev libhttp-parser-dev device-tree-compiler
   qemu-system-x86 linux-image-amd64 xz-utils zstd busybox-static cpio
   python3 iproute2 gnuplot-nox fio
+  linux-source-6.1 flex bison bc libelf-dev libssl-dev
 "
 
 missing=""
