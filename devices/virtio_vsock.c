@@ -320,6 +320,10 @@ static void vsock_tx_for_stream(struct virtio_vsock *v,
 {
 	uint32_t ev = vsock_conn_recv(&s->conn, h, ch->iov, ch->nr_readable);
 
+	if (ev & VSOCK_EV_CLOSE)
+		log_debug("%s: guest port %u, host port %u: closed by op %u",
+			  v->dev.name, h->src_port, h->dst_port, h->op);
+
 	if (ev & VSOCK_EV_VIOLATION)
 		log_warn_ratelimited(&v->dev.rl,
 				     "%s: guest port %u broke the protocol "

@@ -445,8 +445,11 @@ static void vsock_unix_sock_recv_done(struct ev_op *op, int res,
 			vsock_conn_host_read(s->conn, (uint32_t)res);
 		else if (res == 0)
 			vsock_conn_host_eof(s->conn);
-		else if (res != -EINTR && res != -EAGAIN)
+		else if (res != -EINTR && res != -EAGAIN) {
+			log_debug("vsock: host port %u: recv: %s",
+				  s->conn->host_port, strerror(-res));
 			vsock_conn_abort(s->conn, true);
+		}
 	}
 	vsock_unix_sock_after_io(s);
 	pthread_mutex_unlock(lock);
@@ -466,8 +469,11 @@ static void vsock_unix_sock_send_done(struct ev_op *op, int res,
 			s->reply_off += (uint32_t)res;
 		else if (res > 0)
 			vsock_conn_host_written(s->conn, (uint32_t)res);
-		else if (res != -EINTR && res != -EAGAIN)
+		else if (res != -EINTR && res != -EAGAIN) {
+			log_debug("vsock: host port %u: send: %s",
+				  s->conn->host_port, strerror(-res));
 			vsock_conn_abort(s->conn, true); /* EPIPE: gone */
+		}
 	}
 	vsock_unix_sock_after_io(s);
 	pthread_mutex_unlock(lock);
