@@ -49,6 +49,7 @@ enum virtio_signal {
 };
 
 struct virtio_dev;
+struct evloop;
 
 /* What a device type implements. Every callback runs under dev->lock. */
 struct virtio_dev_ops {
@@ -83,6 +84,14 @@ struct virtio_dev_ops {
 
 	/* Frees the device; called once by the transport at teardown. */
 	void (*destroy)(struct virtio_dev *dev);
+
+	/*
+	 * The transport attached the device and set up its notifications;
+	 * called once, on the thread that runs loop, before it runs. A
+	 * device arms its own polls here (an op armed before attach would
+	 * outlive a device freed when attach fails). May be NULL.
+	 */
+	void (*attached)(struct virtio_dev *dev, struct evloop *loop);
 };
 
 /* What a transport implements for the shared code. */
@@ -93,6 +102,13 @@ struct virtio_transport_ops {
 	 */
 	void (*signal)(struct virtio_dev *dev, enum virtio_signal why,
 		       unsigned int qidx);
+
+	/*
+	 * The eventfd that the driver's available buffer notifications for
+	 * queue qidx land on (a KVM ioeventfd), for a device whose queues
+	 * another process serves (queues_external); -1 when there is none.
+	 */
+	int (*queue_notify_fd)(struct virtio_dev *dev, unsigned int qidx);
 };
 
 struct virtio_dev {
@@ -105,6 +121,12 @@ struct virtio_dev {
 	uint32_t config_size;       /* bytes of configuration space */
 	const struct virtio_dev_ops *ops;
 	struct virtqueue *vqs;      /* nr_queues of them, owned by the device */
+	/*
+	 * Another process serves the queues (vhost-user): the transport
+	 * leaves the notification eventfds to it, never reading them, and
+	 * the device signals used buffers itself through transport->signal.
+	 */
+	bool queues_external;
 
 	/* Set by the transport when it attaches the device. */
 	const struct virtio_transport_ops *transport;

@@ -4,6 +4,7 @@
  * room for its reply (device-writable part), virtio 1.2, 5.11.6.
  */
 #include "devices/virtio_fs.h"
+#include "devices/vhost_user_fs.h"
 #include "vmm/log.h"
 #include "vmm/util.h"
 
@@ -202,11 +203,8 @@ int virtio_fs_from_spec(struct vm *vm, const char *str,
 
 	if (err)
 		return err;
-	if (spec.socket[0]) {
-		log_error("--fs: socket=: the vhost-user front end is not "
-			  "available yet; use dir=");
-		return -ENOTSUP;
-	}
+	if (spec.socket[0])
+		return vhost_user_fs_create(&spec, out);
 	*out = virtio_fs_create(&spec);
 	return *out ? 0 : -EINVAL;
 }

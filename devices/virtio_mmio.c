@@ -42,8 +42,17 @@ static void virtio_mmio_signal(struct virtio_dev *dev, enum virtio_signal why,
 	(void)n;
 }
 
+static int virtio_mmio_queue_notify_fd(struct virtio_dev *dev,
+				       unsigned int qidx)
+{
+	struct virtio_mmio *m = dev->transport_ctx;
+
+	return qidx < dev->nr_queues ? m->queues[qidx].notify_fd : -1;
+}
+
 static const struct virtio_transport_ops virtio_mmio_transport = {
 	.signal = virtio_mmio_signal,
+	.queue_notify_fd = virtio_mmio_queue_notify_fd,
 };
 
 /* Device reset plus the transport's own registers (virtio 1.2, 4.2.2.1). */
@@ -388,7 +397,8 @@ static int virtio_mmio_setup_queue(struct virtio_mmio *m, unsigned int i)
 		if (ioctl(m->vm_fd, KVM_IOEVENTFD, &ioev) < 0)
 			return -errno;
 	}
-	if (m->loop && m->loop->ready)
+	/* Kicks for queues served elsewhere are that process's to read. */
+	if (m->loop && m->loop->ready && !m->dev->queues_external)
 		evloop_poll(m->loop, &q->notify_op, q->notify_fd, POLLIN);
 	return 0;
 }
@@ -491,6 +501,8 @@ int virtio_mmio_attach(struct vm *vm, struct virtio_dev *dev)
 
 	vm->virtio[slot] = m;
 	vm->nr_virtio = slot + 1;
+	if (dev->ops->attached)
+		dev->ops->attached(dev, m->loop);
 	return 0;
 
 err_dev:

@@ -54,6 +54,8 @@ static const struct option run_options[] = {
 void cli_usage(const char *prog)
 {
 	printf("Usage: %s run --kernel PATH [options]\n"
+	       "       %s virtiofsd --socket-path PATH --shared-dir DIR "
+	       "[--readonly]\n"
 	       "       %s --version | --help\n"
 	       "\n"
 	       "Boots a kernel in a KVM virtual machine.\n"
@@ -88,7 +90,8 @@ void cli_usage(const char *prog)
 	       "usage,\n"
 	       "3 guest reset, 4 guest crashed, 128+N stopped by signal N;\n"
 	       "a guest's write of V to port 0x501 exits with V.\n",
-	       prog, prog, VM_MAX_CPUS, CLI_DEFAULT_CPUS, CLI_DEFAULT_MEM_MIB);
+	       prog, prog, prog, VM_MAX_CPUS, CLI_DEFAULT_CPUS,
+	       CLI_DEFAULT_MEM_MIB);
 }
 
 static int cli_error(const char *flag, const char *value, const char *allowed)

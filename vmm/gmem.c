@@ -85,6 +85,32 @@ void gmem_destroy(struct gmem *gm)
 	gm->fd = -1;
 }
 
+void gmem_init_external(struct gmem *gm)
+{
+	memset(gm, 0, sizeof(*gm));
+	gm->fd = -1;
+}
+
+int gmem_add_region(struct gmem *gm, gpa_t gpa, uint64_t size, uint8_t *host)
+{
+	gpa_t last;
+
+	if (size == 0 || !host || __builtin_add_overflow(gpa, size - 1, &last))
+		return -EINVAL;
+	if (gm->nr_regions >= GMEM_MAX_REGIONS)
+		return -ENOSPC;
+	for (size_t i = 0; i < gm->nr_regions; i++) {
+		const struct gmem_region *r = &gm->regions[i];
+
+		if (gpa <= r->gpa + (r->size - 1) && r->gpa <= last)
+			return -EINVAL;
+	}
+	gm->regions[gm->nr_regions++] = (struct gmem_region){
+		.gpa = gpa, .size = size, .host = host};
+	gm->size += size;
+	return 0;
+}
+
 void *gmem_ptr(const struct gmem *gm, gpa_t gpa, uint64_t len)
 {
 	gpa_t last;

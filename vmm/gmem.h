@@ -17,7 +17,8 @@ typedef uint64_t gpa_t;
  */
 #define GMEM_MMIO_HOLE_START 0xC0000000ull
 #define GMEM_4GIB            0x100000000ull
-#define GMEM_MAX_REGIONS     2
+/* Guest RAM takes at most 2; a vhost-user back end's table up to 8. */
+#define GMEM_MAX_REGIONS     8
 
 struct gmem_region {
 	gpa_t gpa;
@@ -41,6 +42,17 @@ struct gmem {
  */
 int gmem_init(struct gmem *gm, uint64_t mem_bytes, bool hugepages);
 void gmem_destroy(struct gmem *gm);
+
+/*
+ * Guest memory that someone else mapped (a vhost-user back end maps the
+ * front end's regions): gmem_init_external() makes gm empty, with no fd
+ * and nothing to unmap, then gmem_add_region() adds one host mapping of
+ * size bytes at gpa. It refuses a region that wraps, overlaps another or
+ * would be one too many (-EINVAL, -ENOSPC). The caller keeps the mappings
+ * and unmaps them after the last use of gm; gmem_destroy() leaves them.
+ */
+void gmem_init_external(struct gmem *gm);
+int gmem_add_region(struct gmem *gm, gpa_t gpa, uint64_t size, uint8_t *host);
 
 /*
  * The host address of guest range [gpa, gpa + len), or NULL when the range

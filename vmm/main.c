@@ -3,6 +3,7 @@
 #include "vmm/launch.h"
 #include "vmm/log.h"
 #include "vmm/timings.h"
+#include "vmm/virtiofsd.h"
 #include "vmm/vm.h"
 #include "vmm/vmm_main.h"
 
@@ -28,11 +29,17 @@ static int cmd_run(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	const char *self;
+
 	timings_mark(TIMING_MAIN);
 
 	/* A closed console reader must not kill the VM. */
 	signal(SIGPIPE, SIG_IGN);
 
+	/* Started as "virtiofsd" (a symlink), e.g. by the Kata runtime. */
+	self = strrchr(argv[0], '/');
+	if (strcmp(self ? self + 1 : argv[0], "virtiofsd") == 0)
+		return virtiofsd_main(argc, argv);
 	if (argc < 2) {
 		cli_usage("minnow");
 		return VM_EXIT_USAGE;
@@ -50,6 +57,8 @@ int main(int argc, char **argv)
 		return vmm_main(argc, argv);
 	if (strcmp(argv[1], "run") == 0)
 		return cmd_run(argc - 1, argv + 1);
+	if (strcmp(argv[1], "virtiofsd") == 0)
+		return virtiofsd_main(argc - 1, argv + 1);
 
 	fprintf(stderr, "minnow: unknown command '%s' (see minnow --help)\n",
 		argv[1]);
