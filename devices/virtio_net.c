@@ -25,6 +25,13 @@
 #define VIRTIO_NET_RX_IOV    (2 * VIRTIO_NET_QUEUE_SIZE)
 #define VIRTIO_NET_RX_CHAINS 64u
 
+/*
+ * Receive reads submitted together, one per chain, when each chain can
+ * take the largest packet alone: one io_uring_enter for up to this many
+ * packets.
+ */
+#define VIRTIO_NET_RX_BATCH 16u
+
 /* Transmit writes in flight at once. */
 #define VIRTIO_NET_TX_OPS 32u
 
@@ -46,6 +53,13 @@ enum net_rx_state {
 };
 
 struct virtio_net;
+
+/* One read of a batch, into the held chain with the same index. */
+struct net_rx_read {
+	struct ev_op op;
+	struct virtio_net *net;
+	int res;
+};
 
 /* One transmit write in flight, with the chain it came from. */
 struct net_tx_op {
@@ -75,6 +89,10 @@ struct virtio_net {
 	bool rx_stalled; /* out of buffers: resume on the next kick */
 	bool rx_bounced; /* the read in flight targets rx_bounce */
 	unsigned int rx_nr_iov, rx_nr_chains;
+	unsigned int rx_nr_whole; /* leading chains that hold rx_need alone */
+	uint32_t rx_need;         /* header + the largest packet */
+	unsigned int rx_nr_reads, rx_nr_pending; /* batch in flight */
+	struct net_rx_read rx_reads[VIRTIO_NET_RX_BATCH];
 	uint32_t rx_cap;
 	struct iovec rx_iov[VIRTIO_NET_RX_IOV];
 	struct net_rx_slot rx_chains[VIRTIO_NET_RX_CHAINS];
@@ -112,14 +130,31 @@ static void net_rx_forget(struct virtio_net *net)
 {
 	net->rx_nr_iov = 0;
 	net->rx_nr_chains = 0;
+	net->rx_nr_whole = 0;
 	net->rx_cap = 0;
 }
 
+/* True while gathering should go on (see net_rx_gather). */
+static bool net_rx_want_more(const struct virtio_net *net, uint32_t need,
+			     bool mrg)
+{
+	bool all_whole = net->rx_nr_whole == net->rx_nr_chains;
+
+	if (net->rx_nr_chains >= VIRTIO_NET_RX_CHAINS ||
+	    net->rx_nr_iov + VIRTIO_NET_QUEUE_SIZE > VIRTIO_NET_RX_IOV)
+		return false;
+	if (all_whole)
+		return net->rx_nr_chains < VIRTIO_NET_RX_BATCH;
+	return mrg && net->rx_cap < need;
+}
+
 /*
- * Takes chains off the receive queue until they hold need bytes, the
- * queue is empty, or the limits are reached. Without MRG_RXBUF one chain
- * holds one packet (virtio 1.2, 5.1.6.3). Returns false if the driver
- * broke the rules (the device is then failed).
+ * Takes chains off the receive queue: while each holds need bytes alone,
+ * up to a batch of them; otherwise until they hold need bytes together.
+ * Without MRG_RXBUF one chain holds one packet (virtio 1.2, 5.1.6.3), so
+ * a chain too small for need ends the gathering. Stops early when the
+ * queue is empty. Returns false if the driver broke the rules (the device
+ * is then failed).
  */
 static bool net_rx_gather(struct virtio_net *net, uint32_t need)
 {
@@ -127,9 +162,7 @@ static bool net_rx_gather(struct virtio_net *net, uint32_t need)
 	bool mrg = net->dev.driver_features &
 		   NET_FEATURE(VIRTIO_NET_F_MRG_RXBUF);
 
-	while (net->rx_cap < need && net->rx_nr_chains < VIRTIO_NET_RX_CHAINS &&
-	       net->rx_nr_iov + VIRTIO_NET_QUEUE_SIZE <= VIRTIO_NET_RX_IOV &&
-	       (mrg || !net->rx_nr_chains)) {
+	while (net_rx_want_more(net, need, mrg)) {
 		struct net_rx_slot *slot = &net->rx_chains[net->rx_nr_chains];
 		struct vq_chain chain = {
 			.iov = net->rx_iov + net->rx_nr_iov,
@@ -159,11 +192,38 @@ static bool net_rx_gather(struct virtio_net *net, uint32_t need)
 			.first_iov = net->rx_nr_iov,
 			.nr_iov = chain.nr_writable,
 		};
+		if (net->rx_nr_whole == net->rx_nr_chains &&
+		    chain.writable_bytes >= need)
+			net->rx_nr_whole++;
 		net->rx_nr_iov += chain.nr_writable;
 		net->rx_nr_chains++;
 		net->rx_cap += chain.writable_bytes;
 	}
 	return true;
+}
+
+/*
+ * Starts one read per leading chain that holds a whole packet, all in one
+ * submission. Like net_rx_submit's read, each is done before the submit
+ * returns.
+ */
+static void net_rx_submit_batch(struct virtio_net *net)
+{
+	unsigned int n = MIN(net->rx_nr_whole, VIRTIO_NET_RX_BATCH);
+
+	for (unsigned int i = 0; i < n; i++) {
+		const struct net_rx_slot *s = &net->rx_chains[i];
+		struct net_rx_read *r = &net->rx_reads[i];
+
+		io_uring_prep_readv2(evloop_prep(net->loop, &r->op),
+				     net->tap.fd, net->rx_iov + s->first_iov,
+				     s->nr_iov, (uint64_t)-1, RWF_NOWAIT);
+	}
+	net->rx_nr_reads = n;
+	net->rx_nr_pending = n;
+	net->rx_gen = net->gen;
+	net->rx_state = NET_RX_READING;
+	io_uring_submit(&net->loop->ring);
 }
 
 /*
@@ -175,10 +235,16 @@ static bool net_rx_gather(struct virtio_net *net, uint32_t need)
  */
 static void net_rx_submit(struct virtio_net *net, uint32_t need)
 {
-	struct io_uring_sqe *sqe = evloop_prep(net->loop, &net->rx_op);
+	struct io_uring_sqe *sqe;
 	const struct iovec *iov = net->rx_iov;
 	unsigned int nr = net->rx_nr_iov;
 
+	if (net->rx_nr_whole) {
+		net_rx_submit_batch(net);
+		return;
+	}
+	sqe = evloop_prep(net->loop, &net->rx_op);
+	net->rx_nr_reads = 0;
 	net->rx_bounced = net->rx_cap < need;
 	if (net->rx_bounced) {
 		iov = &net->rx_bounce_iov;
@@ -208,6 +274,14 @@ static void net_rx_try(struct virtio_net *net)
 	need = (uint32_t)NET_HDR_LEN +
 	       net_rx_max_frame(net->dev.driver_features,
 				net_effective_mtu(net));
+	if (need != net->rx_need) {
+		/* Features changed since the chains were held: recount. */
+		net->rx_need = need;
+		net->rx_nr_whole = 0;
+		while (net->rx_nr_whole < net->rx_nr_chains &&
+		       net->rx_chains[net->rx_nr_whole].cap >= need)
+			net->rx_nr_whole++;
+	}
 	for (;;) {
 		if (!net_rx_gather(net, need))
 			return;
@@ -242,9 +316,45 @@ static void net_rx_consume(struct virtio_net *net, unsigned int n)
 	net->rx_nr_chains -= n;
 	net->rx_nr_iov -= iov_off;
 	net->rx_cap = 0;
+	net->rx_nr_whole = 0;
 	for (unsigned int i = 0; i < net->rx_nr_chains; i++) {
 		net->rx_chains[i].first_iov -= iov_off;
 		net->rx_cap += net->rx_chains[i].cap;
+		if (net->rx_nr_whole == i &&
+		    net->rx_chains[i].cap >= net->rx_need)
+			net->rx_nr_whole++;
+	}
+}
+
+/*
+ * Keeps only the first n held chains whose keep[] is true, in order, and
+ * everything held after the first n.
+ */
+static void net_rx_keep(struct virtio_net *net, const bool *keep,
+			unsigned int n)
+{
+	unsigned int dst = 0, dst_iov = 0;
+
+	for (unsigned int i = 0; i < net->rx_nr_chains; i++) {
+		struct net_rx_slot s = net->rx_chains[i];
+
+		if (i < n && !keep[i])
+			continue;
+		memmove(net->rx_iov + dst_iov, net->rx_iov + s.first_iov,
+			s.nr_iov * sizeof(net->rx_iov[0]));
+		s.first_iov = dst_iov;
+		net->rx_chains[dst++] = s;
+		dst_iov += s.nr_iov;
+	}
+	net->rx_nr_chains = dst;
+	net->rx_nr_iov = dst_iov;
+	net->rx_cap = 0;
+	net->rx_nr_whole = 0;
+	for (unsigned int i = 0; i < dst; i++) {
+		net->rx_cap += net->rx_chains[i].cap;
+		if (net->rx_nr_whole == i &&
+		    net->rx_chains[i].cap >= net->rx_need)
+			net->rx_nr_whole++;
 	}
 }
 
@@ -345,6 +455,99 @@ static void net_rx_complete(struct ev_op *op, int res, uint32_t flags)
 	} else {
 		net_rx_try(net);
 	}
+	pthread_mutex_unlock(&net->dev.lock);
+}
+
+/*
+ * Hands the driver a packet of len bytes (header included) read into held
+ * chain i alone (virtio 1.2, 5.1.6.4: num_buffers is 1).
+ */
+static void net_rx_deliver_one(struct virtio_net *net, unsigned int i,
+			       size_t len)
+{
+	const struct net_rx_slot *s = &net->rx_chains[i];
+	const struct iovec *iov = net->rx_iov + s->first_iov;
+	struct virtio_net_hdr hdr;
+
+	net_iov_to_buf(iov, s->nr_iov, 0, &hdr, sizeof(hdr));
+	net_hdr_rx_finish(&hdr, net->dev.driver_features, 1);
+	net_iov_from_buf(iov, s->nr_iov, 0, &hdr, sizeof(hdr));
+	vq_push_used(&net->vqs[VIRTIO_NET_RXQ], s->head, (uint32_t)len);
+	net->stats.rx_packets++;
+	net->stats.rx_bytes += len - NET_HDR_LEN;
+}
+
+/*
+ * Every read of a batch is back: delivers what came, keeps the chains of
+ * reads that found nothing, and waits for the tap if one did. Returns to
+ * the queue through net_rx_try() otherwise.
+ */
+static void net_rx_batch_result(struct virtio_net *net)
+{
+	bool keep[VIRTIO_NET_RX_BATCH];
+	unsigned int n = net->rx_nr_reads, delivered = 0;
+	bool empty = false, broken = false;
+
+	for (unsigned int i = 0; i < n; i++) {
+		int res = net->rx_reads[i].res;
+
+		keep[i] = true;
+		if (res == -EAGAIN || res == -EINTR) {
+			empty = true;
+		} else if (res == -ECANCELED) {
+			/* The event loop is shutting down. */
+			return;
+		} else if (res == -EFAULT || res == -EMSGSIZE) {
+			net->stats.rx_dropped++;
+		} else if (res < (int)NET_HDR_LEN) {
+			net->stats.rx_errors++;
+			log_warn_ratelimited(&net->dev.rl, "%s: %s: read: %s",
+					     net->dev.name, net->tap.name,
+					     res < 0 ? strerror(-res)
+						     : "short read");
+			broken = true;
+		} else {
+			net_rx_deliver_one(net, i, (size_t)res);
+			keep[i] = false;
+			delivered++;
+		}
+	}
+	net_rx_keep(net, keep, n);
+	if (delivered)
+		virtio_notify_queue(&net->dev, &net->vqs[VIRTIO_NET_RXQ]);
+	if (broken) {
+		/* Do not spin on a broken tap: wait for the next kick. */
+		net->rx_stalled = true;
+	} else if (empty) {
+		io_uring_prep_poll_add(evloop_prep(net->loop, &net->rx_op),
+				       net->tap.fd, POLLIN);
+		net->rx_state = NET_RX_POLLING;
+	} else {
+		net_rx_try(net);
+	}
+}
+
+static void net_rx_read_complete(struct ev_op *op, int res, uint32_t flags)
+{
+	struct net_rx_read *r = container_of(op, struct net_rx_read, op);
+	struct virtio_net *net = r->net;
+
+	(void)flags;
+	pthread_mutex_lock(&net->dev.lock);
+	r->res = res;
+	if (--net->rx_nr_pending)
+		goto out;
+	net->rx_state = NET_RX_IDLE;
+	if (net->rx_gen != net->gen) {
+		/* Reset meanwhile: the buffers went with it. */
+		for (unsigned int i = 0; i < net->rx_nr_reads; i++)
+			if (net->rx_reads[i].res > 0)
+				net->stats.rx_dropped++;
+		net_rx_try(net);
+	} else {
+		net_rx_batch_result(net);
+	}
+out:
 	pthread_mutex_unlock(&net->dev.lock);
 }
 
@@ -616,6 +819,10 @@ struct virtio_dev *virtio_net_create(struct evloop *loop,
 	net->tap = *tap;
 	net->mtu = mtu ? mtu : NET_MTU_DEFAULT;
 	net->rx_op.complete = net_rx_complete;
+	for (unsigned int i = 0; i < VIRTIO_NET_RX_BATCH; i++) {
+		net->rx_reads[i].net = net;
+		net->rx_reads[i].op.complete = net_rx_read_complete;
+	}
 	if (mac)
 		memcpy(net->config.mac, mac, 6);
 	else

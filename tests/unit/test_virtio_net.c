@@ -448,6 +448,55 @@ static void test_receive_backpressure(void **state)
 }
 
 /*
+ * Buffers that each hold the largest frame are read in batches, one read
+ * per buffer: frames arrive in order, whole, one buffer each; buffers
+ * whose read found nothing are kept for the next frames.
+ */
+static void test_receive_batched(void **state)
+{
+	struct fixture *f = *state;
+	uint32_t id, len;
+
+	driver_init(f, F(GUEST_CSUM));
+	for (unsigned int i = 0; i < 4; i++)
+		post_rx(f, BUF_GPA + 0x1000ull * i, 0x1000);
+	wr(f, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	for (uint8_t i = 0; i < 3; i++)
+		peer_send(f, 60 + i, (uint8_t)(10 * i));
+	for (unsigned int i = 0; i < 3; i++) {
+		assert_true(wait_used(&f->rx, &id, &len));
+		assert_int_equal(id, i);
+		assert_int_equal(len, NET_HDR_LEN + 60 + i);
+		assert_int_equal(
+			le16toh(rx_hdr(f, BUF_GPA + 0x1000ull * i).num_buffers),
+			1);
+		assert_int_equal(*(uint8_t *)gmem_ptr(&f->vm.mem,
+						      BUF_GPA + 0x1000ull * i +
+							      NET_HDR_LEN,
+						      1),
+				 10 * i);
+	}
+
+	/* The fourth buffer was held; the fifth frame waits for a buffer. */
+	peer_send(f, 1514, 40);
+	peer_send(f, 100, 50);
+	assert_true(wait_used(&f->rx, &id, &len));
+	assert_int_equal(id, 3);
+	assert_int_equal(len, NET_HDR_LEN + 1514);
+	usleep(50000);
+	assert_false(vqd_get_used(&f->rx, &id, &len));
+	post_rx(f, BUF_GPA + 0x4000, 0x1000);
+	wr(f, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	assert_true(wait_used(&f->rx, &id, &len));
+	assert_int_equal(len, NET_HDR_LEN + 100);
+	assert_int_equal(*(uint8_t *)gmem_ptr(
+				 &f->vm.mem, BUF_GPA + 0x4000 + NET_HDR_LEN, 1),
+			 50);
+	assert_int_equal(counters(f).rx_packets, 5);
+	assert_int_equal(counters(f).rx_dropped, 0);
+}
+
+/*
  * Without MRG_RXBUF a buffer smaller than the largest frame goes through
  * the bounce buffer: a frame that fits arrives, one that does not is
  * dropped and counted, never truncated.
@@ -510,6 +559,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_receive_backpressure,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_receive_batched, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_receive_small_buffer,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
