@@ -16,25 +16,30 @@ CLK = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds(pid):
-    """(all threads, threads other than vCPUs) CPU seconds of pid."""
-    total = other = 0.0
+    """(all threads, threads other than vCPUs) CPU seconds of pid. The
+    process total counts threads that have exited too (io_uring workers
+    come and go); the vCPU threads live as long as the VM."""
+    def times(path):
+        with open(path) as f:
+            st = f.read()
+        fields = st[st.rindex(")") + 2:].split()
+        comm = st[st.index("(") + 1:st.rindex(")")]
+        return comm, (int(fields[11]) + int(fields[12])) / CLK
+
     try:
+        total = times(f"/proc/{pid}/stat")[1]
         tids = os.listdir(f"/proc/{pid}/task")
     except FileNotFoundError:
         return None
+    vcpu = 0.0
     for tid in tids:
         try:
-            with open(f"/proc/{pid}/task/{tid}/stat") as f:
-                st = f.read()
+            comm, s = times(f"/proc/{pid}/task/{tid}/stat")
         except FileNotFoundError:
             continue
-        comm = st[st.index("(") + 1:st.rindex(")")]
-        fields = st[st.rindex(")") + 2:].split()
-        s = (int(fields[11]) + int(fields[12])) / CLK  # utime + stime
-        total += s
-        if not (comm.startswith("vcpu") or comm.startswith("CPU ")):
-            other += s
-    return total, other
+        if comm.startswith("vcpu") or comm.startswith("CPU "):
+            vcpu += s
+    return total, total - vcpu
 
 
 def run_once(cmd, timeout):
@@ -91,6 +96,7 @@ def main():
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--cmdline", default="")
     p.add_argument("--vmms", default="minnow,qemu")
+    p.add_argument("--base", help="another minnow binary, run as 'base'")
     a = p.parse_args()
 
     mac = "02:00:00:00:00:02"
@@ -109,8 +115,11 @@ def main():
                  "-device", f"virtio-net-device,netdev=n0,mac={mac}",
                  "-kernel", a.image, "-append", a.cmdline, "-m", "128"],
     }
+    if a.base:
+        cmds["base"] = [a.base] + cmds["minnow"][1:]
     vmms = a.vmms.split(",")
-    peer_log = open(os.environ.get("PEER_LOG", "/dev/null"), "w")
+    peer_log = open(os.environ.get("PEER_LOG", "/dev/null"), "w",
+                    buffering=1)
     peer = subprocess.Popen([a.peer], stderr=peer_log)
     time.sleep(0.2)
     results = {v: [] for v in vmms}
@@ -155,6 +164,17 @@ def main():
         if t.startswith("tx"):
             print(f"{t}: lost between guest and host socket (median %): " +
                   ", ".join(f"{v} {med(v, t, loss):.2f}" for v in vmms))
+    # The host sender's own rate bounds what any VMM can receive.
+    sent = {}
+    for line in open(os.environ.get("PEER_LOG", "/dev/null")):
+        m = re.search(r"sent (\d+) datagrams of (\d+) bytes in ([\d.]+) s",
+                      line)
+        if m:
+            sent.setdefault(int(m.group(2)) + 42, []).append(
+                int(m.group(1)) / float(m.group(3)))
+    for frame, rates in sorted(sent.items(), reverse=True):
+        print(f"rx-{frame}: the host peer sent at {statistics.median(rates):.0f}"
+              " packets/s (median)")
     print("runs: " + ", ".join(
         f"{v} {sum(len(r) == len(TESTS) for r in results[v])}"
         for v in vmms))

@@ -6,7 +6,8 @@
 #
 # Usage: tools/bench-net.sh [BUILD_DIR] (default build-nb); as root.
 # Environment: RUNS (default 5), VMMS (default minnow,qemu), CMDLINE
-# (guest words; "quick" for a short run).
+# (guest words; "quick" for a short run), BASE (another minnow binary,
+# compared as VMM "base": VMMS=minnow,base).
 set -eu
 
 build=${1:-build-nb}
@@ -45,8 +46,8 @@ nsx ip link set "$tap" up
 nsx ip neigh replace 10.0.0.2 lladdr 02:00:00:00:00:02 dev "$tap" nud permanent
 
 echo "bench-net: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-PEER_LOG=$work/peer.log nsx python3 "$here/bench-net.py" \
+PEER_LOG=${PEER_LOG:-$work/peer.log} nsx python3 "$here/bench-net.py" \
 	--minnow "$(realpath "$minnow")" --image "$(realpath "$guest")" \
 	--peer "$work/peer" --tap "$tap" --runs "$runs" --vmms "$vmms" \
-	--cmdline "${CMDLINE:-}"
+	--cmdline "${CMDLINE:-}" ${BASE:+--base "$(realpath "$BASE")"}
 echo "bench-net: load average after $(cut -d' ' -f1-3 /proc/loadavg)"
