@@ -26,6 +26,9 @@ enum {
 	OPT_NET,
 	OPT_FS,
 	OPT_VSOCK,
+	OPT_SECCOMP,
+	OPT_SECCOMP_SELFTEST,
+	OPT_JAIL,
 	OPT_HELP,
 };
 
@@ -47,6 +50,9 @@ static const struct option run_options[] = {
 	{"net", required_argument, NULL, OPT_NET},
 	{"fs", required_argument, NULL, OPT_FS},
 	{"vsock", required_argument, NULL, OPT_VSOCK},
+	{"seccomp", required_argument, NULL, OPT_SECCOMP},
+	{"seccomp-selftest", required_argument, NULL, OPT_SECCOMP_SELFTEST},
+	{"jail", required_argument, NULL, OPT_JAIL},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -85,6 +91,10 @@ void cli_usage(const char *prog)
 	       "  --disk SPEC, --net SPEC, --fs SPEC, --vsock SPEC\n"
 	       "                          virtio devices (see README), "
 	       "repeatable\n"
+	       "  --seccomp true|log|false system call filters (default "
+	       "true)\n"
+	       "  --jail DIR[,uid=N,...]  run in namespaces, chrooted to DIR "
+	       "(docs/security.md)\n"
 	       "\n"
 	       "Exit status: 0 guest powered off, 1 minnow failed, 2 bad "
 	       "usage,\n"
@@ -272,6 +282,19 @@ static int cli_parse_one(int opt, const char *arg, struct cli_run *out)
 		return cli_add_device(&out->fs, "fs", arg);
 	case OPT_VSOCK:
 		return cli_add_device(&out->vsock, "vsock", arg);
+	case OPT_SECCOMP:
+		if (seccomp_policy_parse(arg, &out->seccomp))
+			return cli_error("seccomp", arg,
+					 "use true, log or false");
+		return 0;
+	case OPT_SECCOMP_SELFTEST:
+		if (seccomp_thread_parse(arg, &out->seccomp_selftest))
+			return cli_error("seccomp-selftest", arg,
+					 "use vcpu, loop or api");
+		return 0;
+	case OPT_JAIL:
+		out->jail = arg;
+		return 0;
 	default:
 		return -EINVAL;
 	}

@@ -10,6 +10,7 @@
 
 #include "vmm/cpuid.h"
 #include "vmm/log.h"
+#include "vmm/seccomp.h"
 
 enum serial_mode {
 	SERIAL_STDIO, /* output to stdout, input from stdin */
@@ -49,6 +50,10 @@ struct cli_run {
 	struct cli_devices nets;  /* --net */
 	struct cli_devices fs;    /* --fs */
 	struct cli_devices vsock; /* --vsock */
+	/* --seccomp (default true), its hidden self-test, --jail SPEC. */
+	enum seccomp_policy seccomp;
+	enum seccomp_thread seccomp_selftest;
+	const char *jail;
 };
 
 /*

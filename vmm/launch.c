@@ -1,13 +1,17 @@
 /* Create, boot and run a VM from a parsed configuration. */
 #include "vmm/launch.h"
+#include "vmm/caps.h"
 #include "vmm/console.h"
+#include "vmm/jail.h"
 #include "vmm/legacy.h"
 #include "vmm/log.h"
+#include "vmm/seccomp.h"
 #include "vmm/timings.h"
 #include "vmm/vm.h"
 #include "vmm/vm_devices.h"
 
 #include <string.h>
+#include <unistd.h>
 
 static void launch_print_timings(struct legacy_devices *legacy, bool json)
 {
@@ -90,12 +94,53 @@ void launch_cleanup(struct launch *l)
 	l->con_open = false;
 }
 
+/* Before anything is opened: the jail, if asked for. */
+static int launch_enter_jail(const struct cli_run *opts)
+{
+	static struct jail_spec jail;
+	int err;
+
+	if (!opts->jail)
+		return 0;
+	err = jail_spec_parse(opts->jail, &jail);
+	if (err)
+		return err;
+	jail.need_tun = opts->nets.nr > 0;
+	return jail_enter(&jail);
+}
+
+/*
+ * Once the devices are open: the jail's user, no capabilities (but a
+ * root file server's), no new privileges, and the seccomp policy that
+ * vm_run()'s threads apply to themselves.
+ */
+static int launch_confine(const struct cli_run *opts)
+{
+	bool keep_fs;
+	int err;
+
+	err = seccomp_configure(opts->seccomp, opts->seccomp_selftest, false);
+	if (err)
+		return err;
+	if (jail_wants_ids()) {
+		err = caps_drop_bounding();
+		if (!err)
+			err = jail_drop_ids();
+		if (err)
+			return err;
+	}
+	keep_fs = opts->fs.nr > 0 && geteuid() == 0;
+	return caps_drop(keep_fs);
+}
+
 int launch_run(const struct cli_run *opts)
 {
 	static struct launch l;
 	int status = VM_EXIT_ERROR;
 
-	if (launch_prepare(&l, opts) == 0)
+	if (launch_enter_jail(opts))
+		return VM_EXIT_ERROR;
+	if (launch_prepare(&l, opts) == 0 && launch_confine(opts) == 0)
 		status = vm_run(&l.vm);
 	launch_cleanup(&l);
 	return status;

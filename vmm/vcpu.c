@@ -1,6 +1,7 @@
 /* vCPU threads: creation, boot registers and the KVM_RUN loop. */
 #include "vmm/vcpu.h"
 #include "vmm/log.h"
+#include "vmm/seccomp.h"
 #include "vmm/timings.h"
 
 #include <asm/kvm.h>
@@ -187,11 +188,19 @@ static void *vcpu_thread(void *arg)
 	struct vcpu *vcpu = arg;
 	struct vm *vm = vcpu->vm;
 	sigset_t unblock;
+	char name[16];
 
 	/* Only this thread's kick signal gets through. */
 	sigemptyset(&unblock);
 	sigaddset(&unblock, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &unblock, NULL);
+
+	/* Confined before the guest runs a single instruction. */
+	snprintf(name, sizeof(name), "vcpu%u", vcpu->index);
+	if (seccomp_thread_enter(SECCOMP_THREAD_VCPU, name)) {
+		vm_request_stop(vm, VM_EXIT_ERROR, "no seccomp filter");
+		return NULL;
+	}
 	if (vcpu->index == 0)
 		timings_mark(TIMING_FIRST_RUN);
 

@@ -5,6 +5,7 @@
 #include "vmm/kvm.h"
 #include "vmm/log.h"
 #include "vmm/pvm.h"
+#include "vmm/seccomp.h"
 #include "vmm/timings.h"
 #include "vmm/util.h"
 #include "vmm/vcpu.h"
@@ -360,6 +361,10 @@ int vm_run(struct vm *vm)
 		err = vcpu_start(&vm->vcpus[i]);
 	if (err)
 		vm_request_stop(vm, VM_EXIT_ERROR, "cannot start vCPUs");
+
+	/* After the vCPU threads exist: they do not inherit this filter. */
+	if (seccomp_thread_enter(SECCOMP_THREAD_LOOP, "loop"))
+		vm_request_stop(vm, VM_EXIT_ERROR, "no seccomp filter");
 
 	if (evloop_run(&vm->loop) < 0)
 		vm_request_stop(vm, VM_EXIT_ERROR, "event loop failed");

@@ -4,7 +4,9 @@
  */
 #include "vmm/vmm_main.h"
 #include "vmm/api.h"
+#include "vmm/caps.h"
 #include "vmm/log.h"
+#include "vmm/seccomp.h"
 #include "vmm/vm.h"
 
 #include <errno.h>
@@ -12,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define VMM_CONFIG_MAX_BYTES (1u << 20)
 
@@ -19,6 +22,8 @@ struct vmm_args {
 	const char *api_socket;
 	const char *config;
 	enum log_level log_level;
+	enum seccomp_policy seccomp;
+	enum seccomp_thread seccomp_selftest; /* hidden, see seccomp.h */
 };
 
 bool vmm_main_wants(const char *arg)
@@ -91,9 +96,20 @@ static int vmm_parse_args(int argc, char **argv, struct vmm_args *out)
 			if (!out->config)
 				return -EINVAL;
 		} else if (vmm_is_flag(arg, "--seccomp")) {
-			/* TODO(seccomp): minnow has no filter to switch yet. */
-			if (!vmm_value(argc, argv, &i, "--seccomp"))
+			v = vmm_value(argc, argv, &i, "--seccomp");
+			if (!v || seccomp_policy_parse(v, &out->seccomp)) {
+				fprintf(stderr, "minnow: --seccomp: use true, "
+						"log or false\n");
 				return -EINVAL;
+			}
+		} else if (vmm_is_flag(arg, "--seccomp-selftest")) {
+			v = vmm_value(argc, argv, &i, "--seccomp-selftest");
+			if (!v ||
+			    seccomp_thread_parse(v, &out->seccomp_selftest)) {
+				fprintf(stderr, "minnow: --seccomp-selftest: "
+						"use vcpu, loop or api\n");
+				return -EINVAL;
+			}
 		} else if (vmm_is_flag(arg, "--log-level")) {
 			v = vmm_value(argc, argv, &i, "--log-level");
 			if (!v || log_level_parse(v, &out->log_level)) {
@@ -163,6 +179,15 @@ int vmm_main(int argc, char **argv)
 	sigaddset(&mask, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 
+	/*
+	 * The runtime hands over tap fds, so no capability is needed past
+	 * this point but a root file server's. VM threads reboot their VM
+	 * after their filter is in: the loop's filter allows building one.
+	 */
+	if (seccomp_configure(args.seccomp, args.seccomp_selftest, true) ||
+	    caps_drop(geteuid() == 0))
+		return VM_EXIT_ERROR;
+
 	if (api_vmm_init(&vmm)) {
 		log_error("api: cannot set up: out of memory or eventfd");
 		return VM_EXIT_ERROR;
@@ -178,6 +203,10 @@ int vmm_main(int argc, char **argv)
 			api_vmm_destroy(&vmm);
 			return VM_EXIT_ERROR;
 		}
+	}
+	if (seccomp_thread_enter(SECCOMP_THREAD_API, "api")) {
+		api_vmm_destroy(&vmm);
+		return VM_EXIT_ERROR;
 	}
 	status = api_server_run(&vmm, args.api_socket);
 	api_vmm_destroy(&vmm);
