@@ -82,6 +82,11 @@ static int jail_parse_option(char *opt, struct jail_spec *out)
 		if (jail_parse_u64(value, 1u << 20, &v) || v < 16)
 			return jail_error(opt, value, "give 16 to 1048576");
 		out->nofile = v;
+	} else if (strcmp(opt, "fsize") == 0) {
+		if (jail_parse_u64(value, 1ull << 30, &v) || v == 0)
+			return jail_error(opt, value,
+					  "give the largest file in MiB");
+		out->fsize_mib = v;
 	} else if (strcmp(opt, "cgroup") == 0) {
 		if (value[0] != '/' || strlen(value) >= sizeof(out->cgroup))
 			return jail_error(opt, value,
@@ -99,8 +104,8 @@ static int jail_parse_option(char *opt, struct jail_spec *out)
 		out->cpu_percent = (unsigned int)v;
 	} else {
 		return jail_error("key", opt,
-				  "use uid, gid, netns, nofile, cgroup, memory "
-				  "or cpu");
+				  "use uid, gid, netns, nofile, fsize, cgroup, "
+				  "memory or cpu");
 	}
 	return 0;
 }
@@ -283,9 +288,11 @@ static int jail_set_limits(const struct jail_spec *j)
 	/* A core dump would hold guest memory. */
 	struct rlimit core = {0, 0};
 	struct rlimit nofile = {j->nofile, j->nofile};
+	struct rlimit fsize = {j->fsize_mib << 20, j->fsize_mib << 20};
 
 	if (setrlimit(RLIMIT_CORE, &core) < 0 ||
-	    (j->nofile && setrlimit(RLIMIT_NOFILE, &nofile) < 0)) {
+	    (j->nofile && setrlimit(RLIMIT_NOFILE, &nofile) < 0) ||
+	    (j->fsize_mib && setrlimit(RLIMIT_FSIZE, &fsize) < 0)) {
 		int err = -errno;
 
 		log_error("jail: setrlimit: %s", strerror(-err));

@@ -4,7 +4,7 @@
  * asked); DIR becomes the root; optional cgroup v2 limits, resource
  * limits, and a user and group to become once the devices are open.
  *
- * SPEC: DIR[,uid=N][,gid=N][,netns=on][,nofile=N][,cgroup=PATH]
+ * SPEC: DIR[,uid=N][,gid=N][,netns=on][,nofile=N][,fsize=MIB][,cgroup=PATH]
  *       [,memory=MIB][,cpu=PERCENT]
  * DIR must exist and hold what the VM needs at the paths given to the
  * other flags, which are read inside the jail (see docs/security.md).
@@ -28,6 +28,7 @@ struct jail_spec {
 	bool netns;               /* a network namespace of its own */
 	bool need_tun;            /* bind /dev/net/tun (set by the caller) */
 	uint64_t nofile;          /* RLIMIT_NOFILE, 0: unchanged */
+	uint64_t fsize_mib;       /* RLIMIT_FSIZE, 0: unchanged */
 	char cgroup[PATH_MAX];    /* cgroup v2 directory to create and join */
 	uint64_t memory_mib;      /* memory.max, 0: unlimited */
 	unsigned int cpu_percent; /* cpu.max as a share of one CPU, 0: none */

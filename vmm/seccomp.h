@@ -21,7 +21,7 @@
  * syscall= its number; see docs/security.md). OFF: no filter.
  *
  * Self-test (a hidden flag, not in --help): `--seccomp-selftest=vcpu|loop|
- * api` makes that kind of thread call ptrace(2) right after it installed
+ * api` makes that kind of thread call syslog(2) right after it installed
  * its filter: with ENFORCE the process must die with the line above, with
  * LOG it must go on. tests/security drives it.
  */

@@ -28,7 +28,7 @@ import time
 SKIP = 77
 SIGSYS_STATUS = 159
 LINE = re.compile(r"minnow: error: seccomp: thread (\S+) made forbidden "
-                  r"system call 101 \(ptrace\)")
+                  r"system call 103 \(syslog\)")
 
 
 def skip(reason):

@@ -25,15 +25,17 @@ static void test_all_keys(void **state)
 	static struct jail_spec j;
 
 	assert_int_equal(
-		jail_spec_parse("/j,uid=1000,gid=100,netns=on,nofile=256,"
-				"cgroup=/sys/fs/cgroup/vm1,memory=512,cpu=150",
-				&j),
+		jail_spec_parse(
+			"/j,uid=1000,gid=100,netns=on,nofile=256,fsize=64,"
+			"cgroup=/sys/fs/cgroup/vm1,memory=512,cpu=150",
+			&j),
 		0);
 	assert_string_equal(j.dir, "/j");
 	assert_true(j.has_uid && j.uid == 1000);
 	assert_true(j.has_gid && j.gid == 100);
 	assert_true(j.netns);
 	assert_int_equal(j.nofile, 256);
+	assert_int_equal(j.fsize_mib, 64);
 	assert_string_equal(j.cgroup, "/sys/fs/cgroup/vm1");
 	assert_int_equal(j.memory_mib, 512);
 	assert_int_equal(j.cpu_percent, 150);
@@ -50,6 +52,7 @@ static void test_refused(void **state)
 		"/j,gid=12x",
 		"/j,netns=yes",
 		"/j,nofile=8",
+		"/j,fsize=0",
 		"/j,memory=512", /* a limit needs cgroup= */
 		"/j,cgroup=relative,cpu=50",
 		"/j,cgroup=/c,memory=0",
