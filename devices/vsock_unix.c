@@ -21,6 +21,8 @@ struct vsock_unix_client {
 	struct ev_op recv_op;
 	char line[VSOCK_UNIX_LINE_MAX];
 	uint32_t len;
+	uint64_t deadline_ns; /* closed if the line is not complete by then */
+	bool expired;         /* its recv is being cancelled */
 	struct vsock_unix_client *next, **pprev;
 };
 
@@ -105,7 +107,7 @@ static void vsock_unix_client_done(struct ev_op *op, int res, uint32_t flags)
 
 	(void)flags;
 	pthread_mutex_lock(b->lock);
-	if (res > 0 && !vsock_unix_stopping(b)) {
+	if (res > 0 && !c->expired && !vsock_unix_stopping(b)) {
 		c->len += (uint32_t)res;
 		ret = vsock_unix_parse_connect(c->line, c->len, &port,
 					       &line_len);
@@ -116,6 +118,42 @@ static void vsock_unix_client_done(struct ev_op *op, int res, uint32_t flags)
 		vsock_unix_client_recv(c);
 	else
 		vsock_unix_client_free(c); /* EOF, error or a bad line */
+	pthread_mutex_unlock(b->lock);
+}
+
+static void vsock_unix_tick_arm(struct vsock_unix *b)
+{
+	if (!b->tick_op.busy && !vsock_unix_stopping(b))
+		evloop_timeout(b->loop, &b->tick_op, &b->tick_ts,
+			       VSOCK_UNIX_TICK_MS * 1000000ull);
+}
+
+/*
+ * Closes clients whose line is overdue: their recv is cancelled and its
+ * completion frees them. Re-arms itself while clients wait.
+ */
+static void vsock_unix_tick(struct ev_op *op, int res, uint32_t flags)
+{
+	struct vsock_unix *b = container_of(op, struct vsock_unix, tick_op);
+	uint64_t now = clock_now_ns();
+	struct vsock_unix_client *c;
+
+	(void)res;
+	(void)flags;
+	pthread_mutex_lock(b->lock);
+	if (vsock_unix_stopping(b))
+		goto out;
+	for (c = b->clients; c; c = c->next) {
+		if (c->expired || c->deadline_ns > now)
+			continue;
+		log_debug("vsock: %s: no CONNECT line within %u ms, closing",
+			  b->path, b->line_timeout_ms);
+		c->expired = true;
+		evloop_cancel(b->loop, &c->recv_op);
+	}
+	if (b->clients)
+		vsock_unix_tick_arm(b);
+out:
 	pthread_mutex_unlock(b->lock);
 }
 
@@ -132,6 +170,7 @@ static void vsock_unix_accept_one(struct vsock_unix *b, int fd)
 	}
 	c->bridge = b;
 	c->fd = fd;
+	c->deadline_ns = clock_now_ns() + b->line_timeout_ms * 1000000ull;
 	c->recv_op.complete = vsock_unix_client_done;
 	c->next = b->clients;
 	if (c->next)
@@ -140,6 +179,7 @@ static void vsock_unix_accept_one(struct vsock_unix *b, int fd)
 	b->clients = c;
 	b->nr_clients++;
 	vsock_unix_client_recv(c);
+	vsock_unix_tick_arm(b);
 }
 
 static void vsock_unix_listen_ready(struct ev_op *op, int res, uint32_t flags)
@@ -219,6 +259,8 @@ int vsock_unix_init(struct vsock_unix *b, const char *path,
 	b->ops = ops;
 	b->ctx = ctx;
 	b->listen_op.complete = vsock_unix_listen_ready;
+	b->tick_op.complete = vsock_unix_tick;
+	b->line_timeout_ms = VSOCK_UNIX_LINE_TIMEOUT_MS;
 
 	/* Room for "_4294967295" after PATH, for guest-initiated streams. */
 	if (strlen(path) + 11 >= sizeof(b->path) ||

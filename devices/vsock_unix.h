@@ -32,6 +32,14 @@
 #define VSOCK_UNIX_LINE_MAX    32u
 #define VSOCK_UNIX_MAX_CLIENTS 256u
 
+/*
+ * A client that has not sent its whole line this long after connecting is
+ * closed, so that silent clients cannot hold every waiting slot. Checked
+ * once a VSOCK_UNIX_TICK_MS, so a client may wait up to one tick longer.
+ */
+#define VSOCK_UNIX_LINE_TIMEOUT_MS 5000u
+#define VSOCK_UNIX_TICK_MS         250u
+
 struct vsock_unix_sock;
 
 /* What the device provides; each is called with *lock held. */
@@ -61,6 +69,9 @@ struct vsock_unix {
 	void *ctx;
 	struct vsock_unix_client *clients;
 	unsigned int nr_clients;
+	uint32_t line_timeout_ms; /* VSOCK_UNIX_LINE_TIMEOUT_MS; tests lower it */
+	struct ev_op tick_op;     /* armed while clients wait for their line */
+	struct __kernel_timespec tick_ts;
 };
 
 /* One bridged stream's unix socket, embedded next to its connection. */
