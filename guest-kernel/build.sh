@@ -27,13 +27,18 @@ die() {
 	die "$tarball not found; install $pkg (tools/install-deps.sh)"
 version=$(dpkg-query -W -f='${Version}' "$pkg" 2>/dev/null || echo unknown)
 
-# The key: source version, fragment and each patch, in name order.
-key=$({
+# The key: source version, fragment and each patch, in name order. The
+# build tree is kept per source version and patches, so that a change to
+# the fragment alone rebuilds only what it touches.
+src_key=$({
 	echo "$pkg $version"
-	sha256sum <"$fragment"
 	for p in "$here"/patches/*.patch; do
 		[ -e "$p" ] && sha256sum <"$p"
 	done
+} | sha256sum | cut -c1-16)
+key=$({
+	echo "$src_key"
+	sha256sum <"$fragment"
 } | sha256sum | cut -c1-16)
 out=$cache/$key/vmlinux
 
@@ -45,25 +50,29 @@ case "${1:-}" in
 esac
 
 mkdir -p "$cache"
-# One builder per key; a second waits and then finds the result.
-exec 9>"$cache/.lock-$key"
+# One builder per tree; a second waits and then finds the result.
+exec 9>"$cache/.lock-$src_key"
 flock 9
 if [ -s "$out" ]; then
 	echo "$out"
 	exit 0
 fi
 
-work=$cache/work-$key
-rm -rf "$work"
-mkdir -p "$work/build"
-echo "guest-kernel: unpacking $pkg $version" >&2
-tar -xf "$tarball" -C "$work"
+work=$cache/tree-$src_key
 src=$work/$pkg
-for p in "$here"/patches/*.patch; do
-	[ -e "$p" ] || continue
-	echo "guest-kernel: applying $(basename "$p")" >&2
-	patch -s -p1 -d "$src" <"$p" || die "$(basename "$p") does not apply"
-done
+if [ ! -e "$work/.unpacked" ]; then
+	rm -rf "$work"
+	mkdir -p "$work/build"
+	echo "guest-kernel: unpacking $pkg $version" >&2
+	tar -xf "$tarball" -C "$work"
+	for p in "$here"/patches/*.patch; do
+		[ -e "$p" ] || continue
+		echo "guest-kernel: applying $(basename "$p")" >&2
+		patch -s -p1 -d "$src" <"$p" ||
+			die "$(basename "$p") does not apply"
+	done
+	touch "$work/.unpacked"
+fi
 
 kmake() {
 	make -s -C "$src" O="$work/build" ARCH=x86_64 "$@"
@@ -99,5 +108,4 @@ mkdir -p "$cache/$key"
 cp "$work/build/vmlinux" "$out.tmp"
 cp "$work/build/.config" "$cache/$key/config"
 mv "$out.tmp" "$out"
-rm -rf "$work"
 echo "$out"
