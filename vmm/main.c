@@ -2,6 +2,7 @@
 #include "vmm/cli.h"
 #include "vmm/launch.h"
 #include "vmm/log.h"
+#include "vmm/pod.h"
 #include "vmm/timings.h"
 #include "vmm/virtiofsd.h"
 #include "vmm/vm.h"
@@ -57,6 +58,8 @@ int main(int argc, char **argv)
 		return vmm_main(argc, argv);
 	if (strcmp(argv[1], "run") == 0)
 		return cmd_run(argc - 1, argv + 1);
+	if (strcmp(argv[1], "pod") == 0)
+		return pod_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "virtiofsd") == 0)
 		return virtiofsd_main(argc - 1, argv + 1);
 
