@@ -1,4 +1,5 @@
-/* vhost-user messages: checks, names, and reading and writing them on a socket. */
+/* vhost-user messages: checks, names, and reading and writing them on a socket.
+ */
 #include "devices/vhost_user.h"
 #include "vmm/util.h"
 
@@ -223,7 +224,8 @@ int vu_msg_send(int sock, const struct vu_msg *m)
 		struct cmsghdr align;
 	} ctl;
 	struct iovec iov[2] = {
-		{.iov_base = (void *)(uintptr_t)&m->hdr, .iov_len = sizeof(m->hdr)},
+		{.iov_base = (void *)(uintptr_t)&m->hdr,
+		 .iov_len = sizeof(m->hdr)},
 		{.iov_base = (void *)(uintptr_t)&m->payload,
 		 .iov_len = m->hdr.size},
 	};

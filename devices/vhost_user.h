@@ -17,10 +17,10 @@
 #include <stdint.h>
 
 /* "Header": the lower two bits of flags are the version, which is 1. */
-#define VU_VERSION         0x1u
+#define VU_VERSION           0x1u
 #define VU_FLAG_VERSION_MASK 0x3u
-#define VU_FLAG_REPLY      (1u << 2)
-#define VU_FLAG_NEED_REPLY (1u << 3)
+#define VU_FLAG_REPLY        (1u << 2)
+#define VU_FLAG_NEED_REPLY   (1u << 3)
 
 /* "Communication": the reserved virtio feature bit 30. */
 #define VU_F_PROTOCOL_FEATURES 30

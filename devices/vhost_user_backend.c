@@ -1,4 +1,5 @@
-/* vhost-user back end: the front end's messages applied, and its rings served. */
+/* vhost-user back end: the front end's messages applied, and its rings served.
+ */
 #include "devices/vhost_user_backend.h"
 #include "devices/virtio.h"
 #include "vmm/util.h"
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void vu_close_fd(int *fd)
@@ -104,10 +106,18 @@ static int vu_map_region(const struct vu_mem_region *r, int fd,
 	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
 	uint64_t start = r->mmap_offset & ~(page - 1);
 	uint64_t lead = r->mmap_offset - start, len;
+	struct stat st;
 	void *map;
 
 	if (r->size == 0 || __builtin_add_overflow(r->size, lead, &len) ||
 	    len > SIZE_MAX || start > INT64_MAX)
+		return -EINVAL;
+
+	/* A mapping past the end of the file would SIGBUS on first touch. */
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode) || start + len < start ||
+	    start + len > (uint64_t)st.st_size)
 		return -EINVAL;
 	map = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
 		   (off_t)start);
@@ -136,14 +146,17 @@ static int vu_set_mem_table(struct vu_backend *b, struct vu_msg *msg)
 		err = vu_map_region(r, msg->fds[i], &maps[i]);
 		if (!err) {
 			mapped++;
-			err = gmem_add_region(&mem, r->guest_addr, r->size,
-					      (uint8_t *)maps[i].map +
-						      (maps[i].map_len - r->size));
+			err = gmem_add_region(
+				&mem, r->guest_addr, r->size,
+				(uint8_t *)maps[i].map +
+					(maps[i].map_len - r->size));
 		}
 		if (err)
-			log_warn("%s: SET_MEM_TABLE: region %u (guest 0x%" PRIx64
-				 ", %" PRIu64 " bytes): %s", b->cfg.name, i,
-				 r->guest_addr, r->size, strerror(-err));
+			log_warn(
+				"%s: SET_MEM_TABLE: region %u (guest 0x%" PRIx64
+				", %" PRIu64 " bytes): %s",
+				b->cfg.name, i, r->guest_addr, r->size,
+				strerror(-err));
 	}
 	vu_msg_close_fds(msg);
 	if (err) {
@@ -182,9 +195,9 @@ static int vu_set_vring_num(struct vu_backend *b, const struct vu_msg *msg)
 		return -EINVAL;
 	/* virtio 1.2, 2.7: a power of 2, at most what the device offers. */
 	if (num == 0 || num > b->cfg.queue_max_size || (num & (num - 1))) {
-		log_warn_ratelimited(&b->rl, "%s: ring %" PRIu32 ": bad size %"
-				     PRIu32, b->cfg.name,
-				     msg->payload.state.index, num);
+		log_warn_ratelimited(
+			&b->rl, "%s: ring %" PRIu32 ": bad size %" PRIu32,
+			b->cfg.name, msg->payload.state.index, num);
 		return -EINVAL;
 	}
 	vu_vring_invalidate(vr);
@@ -253,9 +266,11 @@ static int vu_set_vring_fd(struct vu_backend *b, struct vu_msg *msg)
 	case VU_SET_VRING_KICK:
 		/* Polling the ring instead of a kick is not offered. */
 		if (fd < 0) {
-			log_warn_ratelimited(&b->rl, "%s: ring %u: polling "
+			log_warn_ratelimited(&b->rl,
+					     "%s: ring %u: polling "
 					     "without a kick fd is not "
-					     "supported", b->cfg.name,
+					     "supported",
+					     b->cfg.name,
 					     (unsigned int)(vr - b->vrings));
 			return -EINVAL;
 		}
@@ -296,8 +311,9 @@ static int vu_set_vring_enable(struct vu_backend *b, const struct vu_msg *msg)
 static int vu_set_features(struct vu_backend *b, uint64_t features)
 {
 	if (features & ~b->offered) {
-		log_warn("%s: SET_FEATURES 0x%" PRIx64 " beyond the offered 0x%"
-			 PRIx64, b->cfg.name, features, b->offered);
+		log_warn("%s: SET_FEATURES 0x%" PRIx64
+			 " beyond the offered 0x%" PRIx64,
+			 b->cfg.name, features, b->offered);
 		return -EINVAL;
 	}
 	b->acked = features;
@@ -308,8 +324,8 @@ static int vu_set_protocol_features(struct vu_backend *b, uint64_t features)
 {
 	if (features & ~b->protocol_offered) {
 		log_warn("%s: SET_PROTOCOL_FEATURES 0x%" PRIx64 " beyond the "
-			 "offered 0x%" PRIx64, b->cfg.name, features,
-			 b->protocol_offered);
+			 "offered 0x%" PRIx64,
+			 b->cfg.name, features, b->protocol_offered);
 		return -EINVAL;
 	}
 	b->protocol_acked = features;
@@ -377,8 +393,10 @@ static int vu_dispatch(struct vu_backend *b, struct vu_msg *msg,
 		return vu_set_vring_enable(b, msg);
 	default:
 		/* Dirty-page logging (LOG_ALL) is never offered. */
-		log_warn_ratelimited(&b->rl, "%s: %s (%" PRIu32 ") not "
-				     "supported", b->cfg.name,
+		log_warn_ratelimited(&b->rl,
+				     "%s: %s (%" PRIu32 ") not "
+				     "supported",
+				     b->cfg.name,
 				     vu_request_name(msg->hdr.request),
 				     msg->hdr.request);
 		return -ENOTSUP;
@@ -396,9 +414,9 @@ int vu_backend_handle(struct vu_backend *b, struct vu_msg *msg,
 	reply->hdr.flags |= VU_FLAG_REPLY;
 	if (vu_msg_check(msg)) {
 		log_warn("%s: malformed %s (%" PRIu32 "): %" PRIu32 " payload "
-			 "bytes, %u fds; dropping the connection", b->cfg.name,
-			 vu_request_name(msg->hdr.request), msg->hdr.request,
-			 msg->hdr.size, msg->nr_fds);
+			 "bytes, %u fds; dropping the connection",
+			 b->cfg.name, vu_request_name(msg->hdr.request),
+			 msg->hdr.request, msg->hdr.size, msg->nr_fds);
 		vu_msg_close_fds(msg);
 		return -EPROTO;
 	}
@@ -467,9 +485,10 @@ static int vu_vring_setup(struct vu_backend *b, struct vu_vring *vr)
 static void vu_vring_fail(struct vu_backend *b, struct vu_vring *vr,
 			  const char *why)
 {
-	log_warn_ratelimited(&b->rl, "%s: ring %u: %s; ring stopped until it "
-			     "is set up again", b->cfg.name,
-			     (unsigned int)(vr - b->vrings), why);
+	log_warn_ratelimited(&b->rl,
+			     "%s: ring %u: %s; ring stopped until it "
+			     "is set up again",
+			     b->cfg.name, (unsigned int)(vr - b->vrings), why);
 	vr->broken = true;
 	vu_signal(vr->err_fd);
 }
@@ -478,7 +497,8 @@ void vu_backend_process(struct vu_backend *b, unsigned int qidx)
 {
 	struct vu_vring *vr;
 	struct virtqueue *vq;
-	struct vq_chain chain = {.iov = b->iov, .iov_cap = b->cfg.queue_max_size};
+	struct vq_chain chain = {.iov = b->iov,
+				 .iov_cap = b->cfg.queue_max_size};
 	int ret;
 
 	if (qidx >= b->cfg.nr_queues)
@@ -491,8 +511,10 @@ void vu_backend_process(struct vu_backend *b, unsigned int qidx)
 		return;
 	ret = vu_vring_setup(b, vr);
 	if (ret) {
-		vu_vring_fail(b, vr, ret == -EFAULT ? "ring outside the memory "
-				     "table" : "ring size or alignment");
+		vu_vring_fail(b, vr,
+			      ret == -EFAULT ? "ring outside the memory "
+					       "table"
+					     : "ring size or alignment");
 		return;
 	}
 

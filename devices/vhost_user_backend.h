@@ -31,47 +31,47 @@
 typedef uint32_t (*vu_serve_fn)(void *ctx, const struct vq_chain *chain);
 
 struct vu_backend_config {
-	const char *name;           /* for logs: "virtiofsd" */
-	uint64_t features;          /* virtio features offered */
+	const char *name;  /* for logs: "virtiofsd" */
+	uint64_t features; /* virtio features offered */
 	unsigned int nr_queues;
-	uint16_t queue_max_size;    /* a power of two, <= VQ_MAX_SIZE */
+	uint16_t queue_max_size; /* a power of two, <= VQ_MAX_SIZE */
 	vu_serve_fn serve;
 	void *serve_ctx;
 };
 
 struct vu_vring {
-	struct virtqueue vq;        /* ready once set up from the fields below */
-	uint32_t num;               /* SET_VRING_NUM; 0 until then */
-	struct vu_vring_addr addr;  /* SET_VRING_ADDR, front-end addresses */
+	struct virtqueue vq;       /* ready once set up from the fields below */
+	uint32_t num;              /* SET_VRING_NUM; 0 until then */
+	struct vu_vring_addr addr; /* SET_VRING_ADDR, front-end addresses */
 	bool addr_set;
-	uint16_t base;              /* next available index to read */
+	uint16_t base; /* next available index to read */
 	int kick_fd, call_fd, err_fd;
-	bool started;               /* kick fd given, not stopped since */
+	bool started; /* kick fd given, not stopped since */
 	bool enabled;
-	bool broken;                /* the driver broke the ring's rules */
+	bool broken; /* the driver broke the ring's rules */
 };
 
 /* One mapping of SET_MEM_TABLE, as the front end described it. */
 struct vu_mapping {
 	struct vu_mem_region region;
-	void *map;                  /* what mmap returned */
+	void *map; /* what mmap returned */
 	size_t map_len;
 };
 
 struct vu_backend {
 	struct vu_backend_config cfg;
-	uint64_t offered;           /* cfg.features | PROTOCOL_FEATURES */
+	uint64_t offered; /* cfg.features | PROTOCOL_FEATURES */
 	uint64_t protocol_offered;
-	uint64_t acked;             /* SET_FEATURES */
-	uint64_t protocol_acked;    /* SET_PROTOCOL_FEATURES */
-	bool owned;                 /* SET_OWNER seen */
+	uint64_t acked;          /* SET_FEATURES */
+	uint64_t protocol_acked; /* SET_PROTOCOL_FEATURES */
+	bool owned;              /* SET_OWNER seen */
 
-	struct gmem mem;            /* guest-physical view of the mappings */
+	struct gmem mem; /* guest-physical view of the mappings */
 	struct vu_mapping maps[VU_MAX_REGIONS];
 	unsigned int nr_maps;
 
-	struct vu_vring *vrings;    /* cfg.nr_queues */
-	struct iovec *iov;          /* cfg.queue_max_size */
+	struct vu_vring *vrings; /* cfg.nr_queues */
+	struct iovec *iov;       /* cfg.queue_max_size */
 	struct log_ratelimit rl;
 };
 

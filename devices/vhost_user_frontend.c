@@ -1,4 +1,5 @@
-/* vhost-user front end: minnow's requests to a back end, one round trip each. */
+/* vhost-user front end: minnow's requests to a back end, one round trip each.
+ */
 #include "devices/vhost_user_frontend.h"
 #include "devices/virtio.h"
 #include "vmm/log.h"
@@ -12,8 +13,7 @@
 #include <unistd.h>
 
 /* A failed exchange: the connection is no longer usable. */
-static int vu_frontend_broke(struct vu_frontend *fe, uint32_t request,
-			     int err)
+static int vu_frontend_broke(struct vu_frontend *fe, uint32_t request, int err)
 {
 	if (!fe->broken)
 		log_warn("%s: vhost-user %s: %s", fe->name,
@@ -30,8 +30,8 @@ static int vu_frontend_broke(struct vu_frontend *fe, uint32_t request,
 static int vu_frontend_call(struct vu_frontend *fe, struct vu_msg *msg,
 			    struct vu_msg *reply)
 {
-	bool ack = !reply && (fe->protocol_features &
-			      (1ull << VU_PROTOCOL_F_REPLY_ACK));
+	bool ack = !reply &&
+		   (fe->protocol_features & (1ull << VU_PROTOCOL_F_REPLY_ACK));
 	struct vu_msg ack_msg;
 	int err;
 
@@ -60,8 +60,8 @@ static int vu_frontend_call(struct vu_frontend *fe, struct vu_msg *msg,
 		if (reply->hdr.size != sizeof(uint64_t))
 			return vu_frontend_broke(fe, msg->hdr.request, -EPROTO);
 		if (reply->payload.u64) {
-			log_warn("%s: vhost-user back end refused %s",
-				 fe->name, vu_request_name(msg->hdr.request));
+			log_warn("%s: vhost-user back end refused %s", fe->name,
+				 vu_request_name(msg->hdr.request));
 			return -EIO;
 		}
 	}
@@ -174,7 +174,8 @@ int vu_frontend_connect(struct vu_frontend *fe, const char *name,
 	if (fe->sock < 0) {
 		err = fe->sock;
 		log_error("%s: cannot connect to the vhost-user back end at "
-			  "%s: %s", name, path, strerror(-err));
+			  "%s: %s",
+			  name, path, strerror(-err));
 		return err;
 	}
 
@@ -233,8 +234,8 @@ int vu_frontend_set_mem_table(struct vu_frontend *fe, const struct gmem *mem)
 }
 
 int vu_frontend_start_ring(struct vu_frontend *fe, unsigned int index,
-			   const struct virtqueue *vq, int kick_fd,
-			   int call_fd, int err_fd)
+			   const struct virtqueue *vq, int kick_fd, int call_fd,
+			   int err_fd)
 {
 	struct vu_msg msg;
 	int err;

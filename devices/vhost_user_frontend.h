@@ -26,10 +26,10 @@
 #define VU_FRONTEND_TIMEOUT_MS 5000
 
 struct vu_frontend {
-	const char *name;            /* for logs: "virtio-fs" */
-	int sock;                    /* -1 when not connected */
-	uint64_t features;           /* what the back end offers */
-	uint64_t protocol_features;  /* negotiated */
+	const char *name;           /* for logs: "virtio-fs" */
+	int sock;                   /* -1 when not connected */
+	uint64_t features;          /* what the back end offers */
+	uint64_t protocol_features; /* negotiated */
 	bool broken;
 };
 
@@ -64,8 +64,8 @@ int vu_frontend_set_mem_table(struct vu_frontend *fe, const struct gmem *mem);
  * vq must be set up (vq->ready). Returns 0 or a negative errno.
  */
 int vu_frontend_start_ring(struct vu_frontend *fe, unsigned int index,
-			   const struct virtqueue *vq, int kick_fd,
-			   int call_fd, int err_fd);
+			   const struct virtqueue *vq, int kick_fd, int call_fd,
+			   int err_fd);
 
 /*
  * Stops ring index (GET_VRING_BASE) and stores the next available index

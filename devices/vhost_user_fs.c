@@ -18,25 +18,26 @@ struct vhost_user_fs;
 struct vufs_queue {
 	struct vhost_user_fs *fs;
 	unsigned int index;
-	int call_fd;        /* the back end signals used buffers */
-	int err_fd;         /* the back end gave up on the ring */
+	int call_fd; /* the back end signals used buffers */
+	int err_fd;  /* the back end gave up on the ring */
 	struct ev_op call_op, err_op;
-	bool started;       /* lock: running on the back end */
+	bool started; /* lock: running on the back end */
 };
 
 struct vhost_user_fs {
 	struct virtio_dev dev;
 	struct virtqueue vqs[VIRTIO_FS_NR_QUEUES];
 	struct virtio_fs_config config;
-	struct vu_frontend fe;  /* lock */
+	struct vu_frontend fe; /* lock */
 	struct evloop *loop;
-	struct ev_op hup_op;    /* watches the socket for the back end leaving */
+	struct ev_op hup_op; /* watches the socket for the back end leaving */
 	struct vufs_queue q[VIRTIO_FS_NR_QUEUES];
 };
 
 /* What minnow passes on to the guest of what the back end offers. */
 #define VUFS_FEATURES                                                          \
-	((1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_RING_F_INDIRECT_DESC) | \
+	((1ull << VIRTIO_F_VERSION_1) |                                        \
+	 (1ull << VIRTIO_RING_F_INDIRECT_DESC) |                               \
 	 (1ull << VIRTIO_RING_F_EVENT_IDX))
 
 static struct vhost_user_fs *vufs(struct virtio_dev *dev)
@@ -82,9 +83,10 @@ static int vufs_activate(struct virtio_dev *dev)
 
 		if (!dev->vqs[i].ready)
 			continue;
-		err = vu_frontend_start_ring(&fs->fe, i, &dev->vqs[i],
-					     dev->transport->queue_notify_fd(dev, i),
-					     q->call_fd, q->err_fd);
+		err = vu_frontend_start_ring(
+			&fs->fe, i, &dev->vqs[i],
+			dev->transport->queue_notify_fd(dev, i), q->call_fd,
+			q->err_fd);
 		q->started = !err;
 	}
 	return err;
@@ -143,8 +145,10 @@ static void vufs_err_complete(struct ev_op *op, int res, uint32_t flags)
 
 	pthread_mutex_lock(&fs->dev.lock);
 	if (virtio_dev_running(&fs->dev))
-		virtio_dev_fail(&fs->dev, "queue %u: the vhost-user back end "
-				"stopped it (a bad ring or chain)", q->index);
+		virtio_dev_fail(&fs->dev,
+				"queue %u: the vhost-user back end "
+				"stopped it (a bad ring or chain)",
+				q->index);
 	pthread_mutex_unlock(&fs->dev.lock);
 }
 
@@ -155,7 +159,8 @@ static void vufs_err_complete(struct ev_op *op, int res, uint32_t flags)
  */
 static void vufs_hup_complete(struct ev_op *op, int res, uint32_t flags)
 {
-	struct vhost_user_fs *fs = container_of(op, struct vhost_user_fs, hup_op);
+	struct vhost_user_fs *fs = container_of(op, struct vhost_user_fs,
+						hup_op);
 	struct virtio_dev *dev = &fs->dev;
 
 	(void)flags;
@@ -166,10 +171,11 @@ static void vufs_hup_complete(struct ev_op *op, int res, uint32_t flags)
 		fs->fe.broken = true;
 		if (dev->status & VIRTIO_STATUS_DRIVER_OK)
 			virtio_dev_fail(dev, "the vhost-user back end "
-					"disconnected");
+					     "disconnected");
 		else
 			log_warn("%s: the vhost-user back end disconnected; "
-				 "the device cannot start", dev->name);
+				 "the device cannot start",
+				 dev->name);
 	}
 	pthread_mutex_unlock(&dev->lock);
 }
@@ -247,7 +253,8 @@ int vhost_user_fs_create(const struct virtio_fs_spec *spec,
 		goto err_free;
 	if (!(fs->fe.features & (1ull << VIRTIO_F_VERSION_1))) {
 		log_error("virtio-fs: the vhost-user back end at %s does not "
-			  "offer VIRTIO_F_VERSION_1", spec->socket);
+			  "offer VIRTIO_F_VERSION_1",
+			  spec->socket);
 		err = -ENOTSUP;
 		goto err_free;
 	}

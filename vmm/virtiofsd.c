@@ -1,4 +1,5 @@
-/* `minnow virtiofsd`: command line, socket set-up and the poll loop of the back end. */
+/* `minnow virtiofsd`: command line, socket set-up and the poll loop of the back
+ * end. */
 #include "vmm/virtiofsd.h"
 #include "devices/vhost_user_backend.h"
 #include "devices/virtio.h"
@@ -16,8 +17,8 @@
 #include <unistd.h>
 
 /* virtio 1.2, 5.11.2: the hiprio queue and up to 8 request queues. */
-#define VIRTIOFSD_MAX_QUEUES  9
-#define VIRTIOFSD_QUEUE_SIZE  1024
+#define VIRTIOFSD_MAX_QUEUES 9
+#define VIRTIOFSD_QUEUE_SIZE 1024
 
 static void virtiofsd_usage(void)
 {
@@ -47,12 +48,15 @@ static int virtiofsd_cache(const char *val, enum fs_cache *out)
 	}
 	if (fs_cache_parse(val, out) == 0)
 		return 0;
-	fprintf(stderr, "virtiofsd: --cache: 'never', 'auto' or 'always' "
-		"(not '%s')\n", val);
+	fprintf(stderr,
+		"virtiofsd: --cache: 'never', 'auto' or 'always' "
+		"(not '%s')\n",
+		val);
 	return -EINVAL;
 }
 
-/* One item of an -o list: source=, cache=, vhost_user_socket=, others ignored. */
+/* One item of an -o list: source=, cache=, vhost_user_socket=, others ignored.
+ */
 static int virtiofsd_o_item(char *item, struct virtiofsd_opts *out)
 {
 	char *eq = strchr(item, '=');
@@ -84,22 +88,25 @@ static int virtiofsd_o_list(char *list, struct virtiofsd_opts *out)
 
 /* Options that take a value and change nothing here. */
 static const char *const virtiofsd_ignored_valued[] = {
-	"sandbox", "seccomp", "thread-pool-size", "inode-file-handles",
-	"rlimit-nofile", "modcaps", "xattrmap", "translate-uid",
+	"sandbox",       "seccomp",    "thread-pool-size", "inode-file-handles",
+	"rlimit-nofile", "modcaps",    "xattrmap",         "translate-uid",
 	"translate-gid", "allow-mmap", "preserve-noatime",
 };
 
 /* Flags that change nothing here. */
 static const char *const virtiofsd_ignored_flags[] = {
-	"syslog", "xattr", "no-xattr", "announce-submounts", "posix-acl",
-	"no-announce-submounts", "killpriv-v2", "no-killpriv-v2",
-	"security-label", "writeback", "no-writeback", "allow-direct-io",
-	"posix-lock", "no-posix-lock", "flock", "no-flock", "no-readdirplus",
-	"readdirplus",
+	"syslog",         "xattr",
+	"no-xattr",       "announce-submounts",
+	"posix-acl",      "no-announce-submounts",
+	"killpriv-v2",    "no-killpriv-v2",
+	"security-label", "writeback",
+	"no-writeback",   "allow-direct-io",
+	"posix-lock",     "no-posix-lock",
+	"flock",          "no-flock",
+	"no-readdirplus", "readdirplus",
 };
 
-static bool virtiofsd_in(const char *name, const char *const *list,
-			 size_t n)
+static bool virtiofsd_in(const char *name, const char *const *list, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(name, list[i]) == 0)
@@ -123,8 +130,10 @@ static int virtiofsd_long(const char *name, char *val,
 		long fd = strtol(val, &end, 10);
 
 		if (!*val || *end || fd < 0 || fd > 65535) {
-			fprintf(stderr, "virtiofsd: --fd: a descriptor number "
-				"(not '%s')\n", val);
+			fprintf(stderr,
+				"virtiofsd: --fd: a descriptor number "
+				"(not '%s')\n",
+				val);
 			return -EINVAL;
 		}
 		out->fd = (int)fd;
@@ -133,8 +142,10 @@ static int virtiofsd_long(const char *name, char *val,
 		if (strcmp(val, "trace") == 0)
 			val = "debug";
 		if (log_level_parse(val, &out->log_level)) {
-			fprintf(stderr, "virtiofsd: --log-level: error, warn, "
-				"info or debug (not '%s')\n", val);
+			fprintf(stderr,
+				"virtiofsd: --log-level: error, warn, "
+				"info or debug (not '%s')\n",
+				val);
 			return -EINVAL;
 		}
 	}
@@ -144,8 +155,8 @@ static int virtiofsd_long(const char *name, char *val,
 static bool virtiofsd_takes_value(const char *name)
 {
 	static const char *const valued[] = {
-		"socket-path", "socket", "shared-dir", "cache", "fd",
-		"log-level",
+		"socket-path", "socket", "shared-dir",
+		"cache",       "fd",     "log-level",
 	};
 
 	return virtiofsd_in(name, valued, ARRAY_SIZE(valued)) ||
@@ -177,13 +188,16 @@ static int virtiofsd_arg_long(int argc, char **argv, int *i,
 			 ARRAY_SIZE(virtiofsd_ignored_flags)))
 		return 0;
 	if (!virtiofsd_takes_value(name)) {
-		fprintf(stderr, "virtiofsd: unknown option '--%s' (see minnow "
-			"virtiofsd --help)\n", name);
+		fprintf(stderr,
+			"virtiofsd: unknown option '--%s' (see minnow "
+			"virtiofsd --help)\n",
+			name);
 		return -EINVAL;
 	}
 	if (!val) {
 		if (*i + 1 >= argc) {
-			fprintf(stderr, "virtiofsd: --%s needs a value\n", name);
+			fprintf(stderr, "virtiofsd: --%s needs a value\n",
+				name);
 			return -EINVAL;
 		}
 		val = argv[++*i];
@@ -232,11 +246,12 @@ int virtiofsd_parse(int argc, char **argv, struct virtiofsd_opts *out)
 	}
 	if (!out->socket_path == (out->fd < 0)) {
 		fprintf(stderr, "virtiofsd: exactly one of --socket-path and "
-			"--fd is required\n");
+				"--fd is required\n");
 		return -EINVAL;
 	}
 	if (out->socket_path &&
-	    strlen(out->socket_path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+	    strlen(out->socket_path) >=
+		    sizeof(((struct sockaddr_un *)0)->sun_path)) {
 		fprintf(stderr, "virtiofsd: --socket-path: too long\n");
 		return -EINVAL;
 	}
@@ -316,7 +331,8 @@ static int virtiofsd_message(struct vu_backend *b, int conn)
 		if (ret == -EPIPE || ret == -ECONNRESET)
 			return 1;
 		if (ret)
-			log_error("virtiofsd: cannot reply: %s", strerror(-ret));
+			log_error("virtiofsd: cannot reply: %s",
+				  strerror(-ret));
 	}
 	return ret;
 }

@@ -14,9 +14,9 @@
 #include "vmm/log.h"
 
 struct virtiofsd_opts {
-	const char *socket_path;  /* --socket-path; NULL with --fd */
-	int fd;                   /* --fd: an inherited socket; -1 when none */
-	const char *shared_dir;   /* --shared-dir or -o source= */
+	const char *socket_path; /* --socket-path; NULL with --fd */
+	int fd;                  /* --fd: an inherited socket; -1 when none */
+	const char *shared_dir;  /* --shared-dir or -o source= */
 	bool readonly;
 	enum fs_cache cache;
 	enum log_level log_level;
