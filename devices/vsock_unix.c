@@ -98,8 +98,8 @@ static void vsock_unix_client_line(struct vsock_unix_client *c, uint32_t port,
 
 static void vsock_unix_client_done(struct ev_op *op, int res, uint32_t flags)
 {
-	struct vsock_unix_client *c =
-		container_of(op, struct vsock_unix_client, recv_op);
+	struct vsock_unix_client *c = container_of(op, struct vsock_unix_client,
+						   recv_op);
 	struct vsock_unix *b = c->bridge;
 	size_t line_len = 0;
 	uint32_t port = 0;
@@ -163,8 +163,7 @@ static void vsock_unix_accept_one(struct vsock_unix *b, int fd)
 
 	if (b->nr_clients >= VSOCK_UNIX_MAX_CLIENTS ||
 	    !(c = calloc(1, sizeof(*c)))) {
-		log_debug("vsock: %s: too many clients, dropping one",
-			  b->path);
+		log_debug("vsock: %s: too many clients, dropping one", b->path);
 		close(fd);
 		return;
 	}
@@ -245,9 +244,9 @@ static int vsock_unix_remove_stale(const struct sockaddr_un *sa)
 	return err;
 }
 
-int vsock_unix_init(struct vsock_unix *b, const char *path,
-		    struct evloop *loop, pthread_mutex_t *lock,
-		    const struct vsock_unix_ops *ops, void *ctx)
+int vsock_unix_init(struct vsock_unix *b, const char *path, struct evloop *loop,
+		    pthread_mutex_t *lock, const struct vsock_unix_ops *ops,
+		    void *ctx)
 {
 	struct sockaddr_un sa;
 	int err;
@@ -266,7 +265,8 @@ int vsock_unix_init(struct vsock_unix *b, const char *path,
 	if (strlen(path) + 11 >= sizeof(b->path) ||
 	    vsock_unix_addr(&sa, path, "") < 0) {
 		log_error("vsock: socket=%s: path too long (at most %zu "
-			  "bytes)", path, sizeof(b->path) - 12);
+			  "bytes)",
+			  path, sizeof(b->path) - 12);
 		return -ENAMETOOLONG;
 	}
 	strcpy(b->path, path);
@@ -278,8 +278,8 @@ int vsock_unix_init(struct vsock_unix *b, const char *path,
 					     : strerror(-err));
 		return err;
 	}
-	b->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
-					       SOCK_CLOEXEC, 0);
+	b->listen_fd = socket(AF_UNIX,
+			      SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (b->listen_fd < 0 ||
 	    bind(b->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
 	    listen(b->listen_fd, 128) < 0) {
@@ -334,8 +334,7 @@ static void vsock_unix_sock_recv_done(struct ev_op *op, int res,
 				      uint32_t flags);
 static void vsock_unix_sock_send_done(struct ev_op *op, int res,
 				      uint32_t flags);
-static void vsock_unix_sock_hup_done(struct ev_op *op, int res,
-				     uint32_t flags);
+static void vsock_unix_sock_hup_done(struct ev_op *op, int res, uint32_t flags);
 
 void vsock_unix_sock_init(struct vsock_unix_sock *s, struct vsock_unix *b,
 			  struct vsock_conn *conn, int fd)
@@ -365,8 +364,7 @@ static bool vsock_unix_sock_try_release(struct vsock_unix_sock *s)
 {
 	struct vsock_unix *b = s->bridge;
 
-	if (!s->closing || s->recv_op.busy || s->send_op.busy ||
-	    s->hup_op.busy)
+	if (!s->closing || s->recv_op.busy || s->send_op.busy || s->hup_op.busy)
 		return false;
 	if (s->fd >= 0)
 		close(s->fd);
@@ -473,11 +471,10 @@ static void vsock_unix_sock_after_io(struct vsock_unix_sock *s)
 		b->ops->sock_event(b->ctx, s);
 }
 
-static void vsock_unix_sock_recv_done(struct ev_op *op, int res,
-				      uint32_t flags)
+static void vsock_unix_sock_recv_done(struct ev_op *op, int res, uint32_t flags)
 {
-	struct vsock_unix_sock *s =
-		container_of(op, struct vsock_unix_sock, recv_op);
+	struct vsock_unix_sock *s = container_of(op, struct vsock_unix_sock,
+						 recv_op);
 	pthread_mutex_t *lock = s->bridge->lock;
 
 	(void)flags;
@@ -497,11 +494,10 @@ static void vsock_unix_sock_recv_done(struct ev_op *op, int res,
 	pthread_mutex_unlock(lock);
 }
 
-static void vsock_unix_sock_send_done(struct ev_op *op, int res,
-				      uint32_t flags)
+static void vsock_unix_sock_send_done(struct ev_op *op, int res, uint32_t flags)
 {
-	struct vsock_unix_sock *s =
-		container_of(op, struct vsock_unix_sock, send_op);
+	struct vsock_unix_sock *s = container_of(op, struct vsock_unix_sock,
+						 send_op);
 	pthread_mutex_t *lock = s->bridge->lock;
 
 	(void)flags;
@@ -521,17 +517,15 @@ static void vsock_unix_sock_send_done(struct ev_op *op, int res,
 	pthread_mutex_unlock(lock);
 }
 
-static void vsock_unix_sock_hup_done(struct ev_op *op, int res,
-				     uint32_t flags)
+static void vsock_unix_sock_hup_done(struct ev_op *op, int res, uint32_t flags)
 {
-	struct vsock_unix_sock *s =
-		container_of(op, struct vsock_unix_sock, hup_op);
+	struct vsock_unix_sock *s = container_of(op, struct vsock_unix_sock,
+						 hup_op);
 	pthread_mutex_t *lock = s->bridge->lock;
 
 	(void)flags;
 	pthread_mutex_lock(lock);
-	if (!s->closing && res > 0 &&
-	    (res & (POLLRDHUP | POLLHUP | POLLERR)) &&
+	if (!s->closing && res > 0 && (res & (POLLRDHUP | POLLHUP | POLLERR)) &&
 	    s->conn->state == VSOCK_CONN_CONNECTING)
 		vsock_conn_abort(s->conn, true);
 	vsock_unix_sock_after_io(s);

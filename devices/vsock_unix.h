@@ -69,7 +69,8 @@ struct vsock_unix {
 	void *ctx;
 	struct vsock_unix_client *clients;
 	unsigned int nr_clients;
-	uint32_t line_timeout_ms; /* VSOCK_UNIX_LINE_TIMEOUT_MS; tests lower it */
+	uint32_t line_timeout_ms; /* VSOCK_UNIX_LINE_TIMEOUT_MS; tests lower it
+				   */
 	struct ev_op tick_op;     /* armed while clients wait for their line */
 	struct __kernel_timespec tick_ts;
 };
@@ -104,9 +105,9 @@ int vsock_unix_parse_connect(const char *buf, size_t len, uint32_t *port,
  * armed until vsock_unix_start(). Returns 0 or a negative errno after a
  * message naming path.
  */
-int vsock_unix_init(struct vsock_unix *b, const char *path,
-		    struct evloop *loop, pthread_mutex_t *lock,
-		    const struct vsock_unix_ops *ops, void *ctx);
+int vsock_unix_init(struct vsock_unix *b, const char *path, struct evloop *loop,
+		    pthread_mutex_t *lock, const struct vsock_unix_ops *ops,
+		    void *ctx);
 
 /* Starts accepting clients. Loop thread (or before the loop runs). */
 void vsock_unix_start(struct vsock_unix *b);

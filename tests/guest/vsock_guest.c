@@ -27,17 +27,24 @@
 #include "lib/virtio.h"
 #include "lib/x86.h"
 
-#define QSIZE      128
-#define NR_RX      64
-#define RX_ROOM    4096u
-#define HDR        44u
-#define BUF_ALLOC  (256u * 1024)
-#define MAX_STREAMS 80
-#define WAIT_US    20000000ull
+#define QSIZE         128
+#define NR_RX         64
+#define RX_ROOM       4096u
+#define HDR           44u
+#define BUF_ALLOC     (256u * 1024)
+#define MAX_STREAMS   80
+#define WAIT_US       20000000ull
 #define PATTERN_BYTES (64u << 20)
 
-enum { OP_REQUEST = 1, OP_RESPONSE, OP_RST, OP_SHUTDOWN, OP_RW,
-       OP_CREDIT_UPDATE, OP_CREDIT_REQUEST };
+enum {
+	OP_REQUEST = 1,
+	OP_RESPONSE,
+	OP_RST,
+	OP_SHUTDOWN,
+	OP_RW,
+	OP_CREDIT_UPDATE,
+	OP_CREDIT_REQUEST
+};
 
 struct hdr {
 	uint64_t src_cid, dst_cid;
@@ -49,10 +56,10 @@ _Static_assert(sizeof(struct hdr) == HDR, "virtio_vsock_hdr");
 
 struct stream {
 	bool used;
-	uint32_t lport, pport;     /* guest port, host port */
-	uint32_t fwd_cnt;          /* bytes consumed (echoed or checked) */
+	uint32_t lport, pport; /* guest port, host port */
+	uint32_t fwd_cnt;      /* bytes consumed (echoed or checked) */
 	uint32_t peer_buf, peer_fwd, tx_cnt;
-	uint8_t *ring;             /* echo data waiting for host credit */
+	uint8_t *ring; /* echo data waiting for host credit */
 	uint32_t head, len;
 };
 
@@ -108,9 +115,15 @@ static void send_pkt(struct stream *s, uint32_t lport, uint32_t pport,
 	struct virtq_buf vb[2] = {{&txh, HDR, false}, {data, len, false}};
 	uint32_t wl;
 
-	txh = (struct hdr){.src_cid = cid, .dst_cid = 2, .src_port = lport,
-			   .dst_port = pport, .len = len, .type = 1, .op = op,
-			   .flags = flags, .buf_alloc = BUF_ALLOC,
+	txh = (struct hdr){.src_cid = cid,
+			   .dst_cid = 2,
+			   .src_port = lport,
+			   .dst_port = pport,
+			   .len = len,
+			   .type = 1,
+			   .op = op,
+			   .flags = flags,
+			   .buf_alloc = BUF_ALLOC,
 			   .fwd_cnt = s ? s->fwd_cnt : 0};
 	if (virtq_roundtrip(txq, vb, len ? 2 : 1, &wl, WAIT_US) < 0)
 		fail("tx");
@@ -125,9 +138,14 @@ static void send_hdr(uint32_t lport, uint32_t pport, uint16_t op,
 	struct virtq_buf vb = {&txh, HDR, false};
 	uint32_t wl;
 
-	txh = (struct hdr){.src_cid = cid, .dst_cid = 2, .src_port = lport,
-			   .dst_port = pport, .type = 1, .op = op,
-			   .flags = flags, .buf_alloc = buf_alloc,
+	txh = (struct hdr){.src_cid = cid,
+			   .dst_cid = 2,
+			   .src_port = lport,
+			   .dst_port = pport,
+			   .type = 1,
+			   .op = op,
+			   .flags = flags,
+			   .buf_alloc = buf_alloc,
 			   .fwd_cnt = fwd_cnt};
 	if (virtq_roundtrip(txq, &vb, 1, &wl, WAIT_US) < 0)
 		fail("tx");
@@ -190,9 +208,12 @@ static void on_request(const struct hdr *h)
 		fail("too many streams");
 	if (!s->ring)
 		s->ring = virtio_alloc(BUF_ALLOC, 4096);
-	*s = (struct stream){.used = true, .lport = h->dst_port,
-			     .pport = h->src_port, .peer_buf = h->buf_alloc,
-			     .peer_fwd = h->fwd_cnt, .ring = s->ring};
+	*s = (struct stream){.used = true,
+			     .lport = h->dst_port,
+			     .pport = h->src_port,
+			     .peer_buf = h->buf_alloc,
+			     .peer_fwd = h->fwd_cnt,
+			     .ring = s->ring};
 	accepted++;
 	if (s->lport == 1025) /* stingy: grants nothing, ever */
 		send_hdr(s->lport, s->pport, OP_RESPONSE, 0, 0, 0);
@@ -310,8 +331,8 @@ static void on_client_packet(const struct hdr *h, const uint8_t *data)
 		client_got += h->len;
 		client.fwd_cnt += h->len;
 		if (client.fwd_cnt % (64u * 1024) < h->len)
-			send_pkt(&client, client.lport, 5000,
-				 OP_CREDIT_UPDATE, 0, NULL, 0);
+			send_pkt(&client, client.lport, 5000, OP_CREDIT_UPDATE,
+				 0, NULL, 0);
 	}
 }
 
@@ -382,10 +403,10 @@ static void setup_device(void)
 
 /* ---- the hostile guest (CPL 3) ------------------------------------------ */
 
-#define STINGY_PORT   7010
-#define STINGY_BYTES  (4u << 20)
-#define GRANT_PORT    12
-#define NR_PROBES     7
+#define STINGY_PORT  7010
+#define STINGY_BYTES (4u << 20)
+#define GRANT_PORT   12
+#define NR_PROBES    7
 
 /* What came back to each of the guest ports 7000.. used below. */
 static uint32_t rst_seen[NR_PROBES];
@@ -471,24 +492,26 @@ static void hostile_stingy(void *unused)
 /* Bogus ops and types, wrong CIDs, data for no stream. */
 static void hostile_bogus(void *unused)
 {
-	struct hdr h = {.src_cid = cid, .dst_cid = 2, .type = 1,
+	struct hdr h = {.src_cid = cid,
+			.dst_cid = 2,
+			.type = 1,
 			.buf_alloc = BUF_ALLOC};
 	uint64_t end = deadline_after_ms(10000);
 
 	(void)unused;
 	h.src_port = 7000, h.dst_port = 6000, h.op = 99;
-	send_raw(&h);               /* unknown op: RST */
+	send_raw(&h); /* unknown op: RST */
 	h.src_port = 7001, h.type = 7, h.op = OP_REQUEST;
-	send_raw(&h);               /* unknown type: RST */
+	send_raw(&h); /* unknown type: RST */
 	h.type = 1;
 	h.src_port = 7002, h.dst_cid = 77;
-	send_raw(&h);               /* not for the host: dropped */
+	send_raw(&h); /* not for the host: dropped */
 	h.src_port = 7003, h.dst_cid = 2, h.src_cid = cid + 1;
-	send_raw(&h);               /* not from us: dropped */
+	send_raw(&h); /* not from us: dropped */
 	h.src_port = 7004, h.src_cid = cid, h.op = OP_RW;
-	send_raw(&h);               /* RW for no stream: RST */
+	send_raw(&h); /* RW for no stream: RST */
 	h.src_port = 7005, h.dst_port = 5002, h.op = OP_REQUEST;
-	send_raw(&h);               /* nobody at PATH_5002: RST */
+	send_raw(&h); /* nobody at PATH_5002: RST */
 	while (!rst_seen[5] && rdtsc() < end)
 		poll_rx(on_hostile_packet);
 	if (rst_seen[0] != 1 || rst_seen[1] != 1 || rst_seen[4] != 1 ||
@@ -507,9 +530,14 @@ static void hostile_overlong(void *unused)
 	uint16_t head;
 
 	(void)unused;
-	txh = (struct hdr){.src_cid = cid, .dst_cid = 2, .src_port = 7006,
-			   .dst_port = 5002, .len = 65536, .type = 1,
-			   .op = OP_RW, .buf_alloc = BUF_ALLOC};
+	txh = (struct hdr){.src_cid = cid,
+			   .dst_cid = 2,
+			   .src_port = 7006,
+			   .dst_port = 5002,
+			   .len = 65536,
+			   .type = 1,
+			   .op = OP_RW,
+			   .buf_alloc = BUF_ALLOC};
 	if (virtq_add(txq, &vb, 1, &head) < 0)
 		fail("tx add");
 	virtq_kick(txq);
@@ -530,8 +558,7 @@ static void hostile_after_reset(void *unused)
 	if (virtq_add(evq, &vb, 1, &head) < 0)
 		fail("event add");
 	virtq_kick(evq);
-	if (virtq_wait(evq, &id, &len, 5000000) < 0 || len != 4 ||
-	    ev_buf != 0)
+	if (virtq_wait(evq, &id, &len, 5000000) < 0 || len != 4 || ev_buf != 0)
 		fail("no transport-reset event after the reset");
 	rst_seen[5] = 0;
 	send_hdr(7005, 5002, OP_REQUEST, 0, BUF_ALLOC, 0);
@@ -545,7 +572,8 @@ static void hostile(void)
 {
 	at_cpl3(hostile_stingy);
 	printf("vsock: hostile: zero buf_alloc: %u credit requests, no data "
-	       "until granted, then %u bytes\n", stingy_requests, stingy_got);
+	       "until granted, then %u bytes\n",
+	       stingy_requests, stingy_got);
 	at_cpl3(hostile_bogus);
 	printf("vsock: hostile: bogus op, type and RW answered with RST; "
 	       "wrong CIDs dropped\n");
@@ -585,8 +613,8 @@ int main(void)
 	tsc_khz(); /* cpuid here, at CPL 0; CPL 3 uses the cached rate */
 	at_cpl3(serve);
 	printf("vsock: server: refused %u, accepted %u, credit requests to "
-	       "the stingy port %u\n", refused, accepted,
-	       stingy_credit_requests);
+	       "the stingy port %u\n",
+	       refused, accepted, stingy_credit_requests);
 	if (cmdline_has("vsock-client")) {
 		at_cpl3(run_client);
 		printf("vsock: client: %u bytes each way checked\n",

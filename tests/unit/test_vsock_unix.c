@@ -85,9 +85,8 @@ static int setup(void **state)
 	f->bridge.line_timeout_ms = LINE_TIMEOUT_MS;
 	vsock_unix_start(&f->bridge);
 	evloop_set_wake_handler(&f->loop, on_wake, &f->loop);
-	assert_int_equal(pthread_create(&f->loop_thread, NULL, loop_main,
-					&f->loop),
-			 0);
+	assert_int_equal(
+		pthread_create(&f->loop_thread, NULL, loop_main, &f->loop), 0);
 	*state = f;
 	return 0;
 }
@@ -176,8 +175,7 @@ static void test_slots_come_back(void **state)
 
 	for (unsigned int i = 0; i < VSOCK_UNIX_MAX_CLIENTS; i++)
 		fds[i] = dial(f);
-	for (int i = 0; i < 200 && nr_clients(f) < VSOCK_UNIX_MAX_CLIENTS;
-	     i++)
+	for (int i = 0; i < 200 && nr_clients(f) < VSOCK_UNIX_MAX_CLIENTS; i++)
 		usleep(5000);
 	assert_int_equal(nr_clients(f), VSOCK_UNIX_MAX_CLIENTS);
 
@@ -207,8 +205,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_silent_client_closed,
 						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_partial_line_closed,
-						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_partial_line_closed, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_slots_come_back, setup,
 						teardown),
 	};
