@@ -29,7 +29,8 @@
  * way out, no reboot delay after a panic, and (unless --verbose) only
  * emergencies on the console so the init's frames stay whole.
  */
-#define POD_CMDLINE_BASE "console=ttyS0 reboot=k panic=-1 rodata=off rdinit=/init"
+#define POD_CMDLINE_BASE                                                       \
+	"console=ttyS0 reboot=k panic=-1 rodata=off rdinit=/init"
 #define POD_CMDLINE_QUIET " quiet loglevel=1"
 
 /* --- Arguments ----------------------------------------------------------- */
@@ -99,8 +100,9 @@ static int parse_uint(const char *flag, const char *arg, uint64_t max,
 	errno = 0;
 	v = strtoull(arg, &end, 10);
 	if (errno || end == arg || *end || v == 0 || v > max) {
-		fprintf(stderr, "minnow: --%s wants a number from 1 to %llu, "
-				"got '%s'\n",
+		fprintf(stderr,
+			"minnow: --%s wants a number from 1 to %llu, "
+			"got '%s'\n",
 			flag, (unsigned long long)max, arg);
 		return -EINVAL;
 	}
@@ -124,8 +126,9 @@ static int pod_parse_one(int opt, const char *arg, struct pod_opts *o)
 		return 0;
 	case OPT_NET:
 		if (o->nets.nr == CLI_MAX_DEVICES) {
-			fprintf(stderr, "minnow: --net given more than %d "
-					"times\n",
+			fprintf(stderr,
+				"minnow: --net given more than %d "
+				"times\n",
 				CLI_MAX_DEVICES);
 			return -EINVAL;
 		}
@@ -148,8 +151,9 @@ static int pod_parse_one(int opt, const char *arg, struct pod_opts *o)
 		return 0;
 	case OPT_ENV:
 		if (!strchr(arg, '=') || o->envc == POD_MAX_ENV) {
-			fprintf(stderr, "minnow: --env wants KEY=VALUE (at most "
-					"%d), got '%s'\n",
+			fprintf(stderr,
+				"minnow: --env wants KEY=VALUE (at most "
+				"%d), got '%s'\n",
 				POD_MAX_ENV, arg);
 			return -EINVAL;
 		}
@@ -180,15 +184,15 @@ int pod_parse_args(int argc, char **argv, struct pod_opts *o)
 	optind = 1;
 	opterr = 0;
 	/* "+": stop at the first non-option, the command. */
-	while ((opt = getopt_long(argc, argv, "+:", pod_options, NULL)) !=
-	       -1) {
+	while ((opt = getopt_long(argc, argv, "+:", pod_options, NULL)) != -1) {
 		if (opt == OPT_HELP) {
 			pod_usage();
 			return 1;
 		}
 		if (opt == '?' || opt == ':') {
-			fprintf(stderr, "minnow: pod run: bad option '%s' (see "
-					"minnow pod run --help)\n",
+			fprintf(stderr,
+				"minnow: pod run: bad option '%s' (see "
+				"minnow pod run --help)\n",
 				argv[optind - 1]);
 			return -EINVAL;
 		}
@@ -198,14 +202,16 @@ int pod_parse_args(int argc, char **argv, struct pod_opts *o)
 
 	roots = !!o->rootfs_dir + !!o->rootfs_image + !!o->bundle;
 	if (roots != 1) {
-		fprintf(stderr, "minnow: pod run wants exactly one of --rootfs, "
-				"--rootfs-image and --bundle\n");
+		fprintf(stderr,
+			"minnow: pod run wants exactly one of --rootfs, "
+			"--rootfs-image and --bundle\n");
 		return -EINVAL;
 	}
 	for (; optind < argc; optind++) {
 		if (o->argc == POD_MAX_ARGS) {
-			fprintf(stderr, "minnow: pod run: more than %d "
-					"arguments\n",
+			fprintf(stderr,
+				"minnow: pod run: more than %d "
+				"arguments\n",
 				POD_MAX_ARGS);
 			return -EINVAL;
 		}
@@ -243,8 +249,9 @@ static int bundle_strings(struct json_object *arr, const char *field,
 		return 0;
 	if (!json_object_is_type(arr, json_type_array) ||
 	    json_object_array_length(arr) > max) {
-		fprintf(stderr, "minnow: bundle: %s must be an array of at most "
-				"%u strings\n",
+		fprintf(stderr,
+			"minnow: bundle: %s must be an array of at most "
+			"%u strings\n",
 			field, max);
 		return -EINVAL;
 	}
@@ -253,8 +260,9 @@ static int bundle_strings(struct json_object *arr, const char *field,
 		struct json_object *s = json_object_array_get_idx(arr, i);
 
 		if (!json_object_is_type(s, json_type_string)) {
-			fprintf(stderr, "minnow: bundle: %s[%zu] is not a "
-					"string\n",
+			fprintf(stderr,
+				"minnow: bundle: %s[%zu] is not a "
+				"string\n",
 				field, i);
 			return -EINVAL;
 		}
@@ -425,8 +433,8 @@ static void cpio_file(struct pod_cpio *c, const char *path, const char *name,
 	}
 	cpio_header(c, name, st->st_mode, left, 0, 0);
 	while (left > 0 && !c->err) {
-		ssize_t n = read(fd, buf, left < sizeof(buf) ? left
-							     : sizeof(buf));
+		ssize_t n = read(fd, buf,
+				 left < sizeof(buf) ? left : sizeof(buf));
 
 		if (n <= 0) {
 			c->err = n < 0 ? -errno : -EIO;
@@ -460,8 +468,8 @@ void pod_cpio_tree(struct pod_cpio *c, const char *dir, const char *name)
 			continue;
 		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >=
 			    (int)sizeof(path) ||
-		    snprintf(child, sizeof(child), "%s/%s", name,
-			     de->d_name) >= (int)sizeof(child)) {
+		    snprintf(child, sizeof(child), "%s/%s", name, de->d_name) >=
+			    (int)sizeof(child)) {
 			c->err = -ENAMETOOLONG;
 			break;
 		}
@@ -483,8 +491,8 @@ void pod_cpio_tree(struct pod_cpio *c, const char *dir, const char *name)
 			pod_cpio_entry(c, child, st.st_mode, target,
 				       (uint64_t)n);
 		} else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
-			cpio_header(c, child, st.st_mode, 0,
-				    major(st.st_rdev), minor(st.st_rdev));
+			cpio_header(c, child, st.st_mode, 0, major(st.st_rdev),
+				    minor(st.st_rdev));
 		}
 		/* Sockets and FIFOs: nothing in a root fs needs them. */
 	}
@@ -646,8 +654,7 @@ static void write_fd(int fd, const char *data, size_t len)
 	}
 }
 
-static void console_on_data(void *ctx, char kind, const char *data,
-			    size_t len)
+static void console_on_data(void *ctx, char kind, const char *data, size_t len)
 {
 	struct pod_console *pc = ctx;
 	size_t room;
@@ -739,9 +746,10 @@ static int find_guest_file(const char *given, const char *name, char *out,
 			if (access(out, R_OK) == 0)
 				return 0;
 		}
-	fprintf(stderr, "minnow: pod: no %s next to minnow or in "
-			"share/minnow; build it (guest-kernel/build.sh) or "
-			"name it with --%s\n",
+	fprintf(stderr,
+		"minnow: pod: no %s next to minnow or in "
+		"share/minnow; build it (guest-kernel/build.sh) or "
+		"name it with --%s\n",
 		name, strcmp(name, POD_KERNEL_NAME) ? "initrd" : "kernel");
 	return -ENOENT;
 }
@@ -779,8 +787,9 @@ static int build_initrd(const struct pod_opts *o, const char *base,
 
 	len = pod_job_encode(o, root, job, sizeof(job));
 	if (len < 0) {
-		fprintf(stderr, "minnow: pod: the command and environment "
-				"exceed %d bytes\n",
+		fprintf(stderr,
+			"minnow: pod: the command and environment "
+			"exceed %d bytes\n",
 			POD_JOB_MAX);
 		return len;
 	}
@@ -811,8 +820,9 @@ static int build_initrd(const struct pod_opts *o, const char *base,
 	if (fclose(out) != 0 && !err)
 		err = -EIO;
 	if (err) {
-		fprintf(stderr, "minnow: pod: cannot write the initramfs %s: "
-				"%s\n",
+		fprintf(stderr,
+			"minnow: pod: cannot write the initramfs %s: "
+			"%s\n",
 			path, strerror(-err));
 		unlink(path);
 	}
@@ -883,8 +893,9 @@ static int pod_run(int argc, char **argv)
 	pc.frames.ctx = &pc;
 	err = pthread_create(&reader, NULL, console_reader, &pc);
 	if (err) {
-		fprintf(stderr, "minnow: pod: cannot start the console "
-				"reader: %s\n",
+		fprintf(stderr,
+			"minnow: pod: cannot start the console "
+			"reader: %s\n",
 			strerror(err));
 		close(pipefd[0]);
 		close(pipefd[1]);
@@ -900,8 +911,9 @@ static int pod_run(int argc, char **argv)
 
 	if (pc.exit_status >= 0)
 		return pc.exit_status;
-	fprintf(stderr, "minnow: pod: the guest stopped (status %d) without "
-			"the container's exit status%s\n",
+	fprintf(stderr,
+		"minnow: pod: the guest stopped (status %d) without "
+		"the container's exit status%s\n",
 		status, pc.tail_len ? "; its last console output:" : "");
 	if (pc.tail_len)
 		fwrite(pc.tail, 1, pc.tail_len, stderr);

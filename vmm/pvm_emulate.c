@@ -23,18 +23,18 @@
 #define RFLAGS_OF (1ull << 11)
 #define RFLAGS_AC (1ull << 18)
 
-#define CR0_WP    (1ull << 16)
-#define CR4_LA57  (1ull << 12)
-#define CR4_SMAP  (1ull << 21)
-#define EFER_NXE  (1ull << 11)
+#define CR0_WP   (1ull << 16)
+#define CR4_LA57 (1ull << 12)
+#define CR4_SMAP (1ull << 21)
+#define EFER_NXE (1ull << 11)
 
-#define PTE_P     (1ull << 0)
-#define PTE_RW    (1ull << 1)
-#define PTE_US    (1ull << 2)
-#define PTE_A     (1ull << 5)
-#define PTE_D     (1ull << 6)
-#define PTE_PS    (1ull << 7)
-#define PTE_ADDR  0x000ffffffffff000ull
+#define PTE_P    (1ull << 0)
+#define PTE_RW   (1ull << 1)
+#define PTE_US   (1ull << 2)
+#define PTE_A    (1ull << 5)
+#define PTE_D    (1ull << 6)
+#define PTE_PS   (1ull << 7)
+#define PTE_ADDR 0x000ffffffffff000ull
 
 /* #PF error code bits (SDM vol. 3, 4.7). */
 #define PF_PRESENT 0x1u
@@ -299,7 +299,7 @@ static uint64_t effective_address(struct pvm_cpu *cpu,
 }
 
 static void queue_exc(struct pvm_cpu *cpu, uint8_t vector, uint32_t error,
-		  uint64_t cr2)
+		      uint64_t cr2)
 {
 	cpu->exc = (struct pvm_exception){
 		.pending = true,
@@ -323,8 +323,8 @@ static void pte_set_bits(uint64_t *pte, uint64_t bits)
 		__atomic_fetch_or(pte, bits, __ATOMIC_SEQ_CST);
 }
 
-int pvm_gva_translate(struct pvm_cpu *cpu, const struct gmem *gm,
-		      uint64_t gva, bool write, gpa_t *gpa)
+int pvm_gva_translate(struct pvm_cpu *cpu, const struct gmem *gm, uint64_t gva,
+		      bool write, gpa_t *gpa)
 {
 	unsigned int levels = cpu->sregs.cr4 & CR4_LA57 ? 5 : 4;
 	bool user = cpu->sregs.cs.dpl == 3;
@@ -356,15 +356,15 @@ int pvm_gva_translate(struct pvm_cpu *cpu, const struct gmem *gm,
 		pte_set_bits(pte, PTE_A);
 
 		/* 1 GiB and 2 MiB pages end the walk early. */
-		if (level == 1 || ((level == 2 || level == 3) &&
-				   (*pte & PTE_PS))) {
+		if (level == 1 ||
+		    ((level == 2 || level == 3) && (*pte & PTE_PS))) {
 			uint64_t span = 1ull << shift;
 
 			pf |= PF_PRESENT;
 			if (user && !user_ok)
 				goto fault;
-			if (write && !writable && (user ||
-			    (cpu->sregs.cr0 & CR0_WP)))
+			if (write && !writable &&
+			    (user || (cpu->sregs.cr0 & CR0_WP)))
 				goto fault;
 			/* SMAP: supervisor data access to a user page. */
 			if (!user && user_ok && (cpu->sregs.cr4 & CR4_SMAP) &&
@@ -487,8 +487,8 @@ static int exec_xsave(struct pvm_cpu *cpu, const struct gmem *gm,
 {
 	const struct pvm_xsave_layout *lo = cpu->layout;
 	uint64_t ea = effective_address(cpu, in);
-	uint64_t rfbm = cpu->xcr0 & ((cpu->regs.rdx << 32) |
-				     (uint32_t)cpu->regs.rax);
+	uint64_t rfbm = cpu->xcr0 &
+			((cpu->regs.rdx << 32) | (uint32_t)cpu->regs.rax);
 	uint64_t inuse = get_u64(cpu->xsave + XSAVE_XSTATE_BV);
 	size_t size = xsave_size(lo, cpu->xcr0);
 	uint8_t *area;
@@ -550,8 +550,8 @@ static int exec_xrstor(struct pvm_cpu *cpu, const struct gmem *gm,
 {
 	const struct pvm_xsave_layout *lo = cpu->layout;
 	uint64_t ea = effective_address(cpu, in);
-	uint64_t rfbm = cpu->xcr0 & ((cpu->regs.rdx << 32) |
-				     (uint32_t)cpu->regs.rax);
+	uint64_t rfbm = cpu->xcr0 &
+			((cpu->regs.rdx << 32) | (uint32_t)cpu->regs.rax);
 	size_t size = xsave_size(lo, cpu->xcr0);
 	uint64_t bv, inuse;
 	uint32_t mxcsr, mask;
@@ -687,8 +687,8 @@ int pvm_insn_execute(struct pvm_cpu *cpu, const struct gmem *gm,
 
 	cpu->exc.pending = false;
 	if (needs_xsave &&
-	    (!cpu->xsave || cpu->xsave_len < XSAVE_LEGACY_SIZE +
-						     XSAVE_HEADER_SIZE))
+	    (!cpu->xsave ||
+	     cpu->xsave_len < XSAVE_LEGACY_SIZE + XSAVE_HEADER_SIZE))
 		return -ENOTSUP;
 
 	switch (in->op) {

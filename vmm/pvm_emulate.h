@@ -112,8 +112,8 @@ int pvm_insn_execute(struct pvm_cpu *cpu, const struct gmem *gm,
  * privilege. Sets the accessed (and for writes, dirty) bits. Returns 0
  * with *gpa set, or -EFAULT with cpu->exc set to the #PF or #GP.
  */
-int pvm_gva_translate(struct pvm_cpu *cpu, const struct gmem *gm,
-		      uint64_t gva, bool write, gpa_t *gpa);
+int pvm_gva_translate(struct pvm_cpu *cpu, const struct gmem *gm, uint64_t gva,
+		      bool write, gpa_t *gpa);
 
 /* Fills layout from this host's CPUID leaf 0xD (the guest sees it too). */
 void pvm_xsave_layout_from_host(struct pvm_xsave_layout *layout);

@@ -93,7 +93,7 @@ static void frame(char kind, const void *data, size_t len)
 	}
 }
 
-static void say(const char *fmt, ...)
+static void __attribute__((format(printf, 1, 2))) say(const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -103,8 +103,8 @@ static void say(const char *fmt, ...)
 	n = vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (n > 0)
-		frame('m', msg, (size_t)n < sizeof(msg) ? (size_t)n
-							: sizeof(msg) - 1);
+		frame('m', msg,
+		      (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
 }
 
 /* Ends the VM: reboot=k makes it an i8042 reset, which minnow sees. */
@@ -156,8 +156,8 @@ static void mount_base(void)
 	console_open();
 	mount_or_fail("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
 		      NULL);
-	mount_or_fail("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-		      NULL);
+	mount_or_fail("sysfs", "/sys", "sysfs",
+		      MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 	mount_or_fail("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV,
 		      "mode=0755");
 	mount_or_fail("cgroup2", "/sys/fs/cgroup", "cgroup2",
@@ -235,15 +235,15 @@ static void root_prepare(const char *root)
 	mkdir(OVERLAY_DIR "/work", 0755);
 	char opts[256];
 	snprintf(opts, sizeof(opts),
-		 "lowerdir=%s,upperdir=" OVERLAY_DIR "/upper,workdir=" OVERLAY_DIR
-		 "/work",
+		 "lowerdir=%s,upperdir=" OVERLAY_DIR
+		 "/upper,workdir=" OVERLAY_DIR "/work",
 		 lower);
 	mount_or_fail("overlay", NEWROOT, "overlay", 0, opts);
 }
 
 /* In the child, in its new namespaces: enter the root and run. */
-static void __attribute__((noreturn)) child_run(struct job *job,
-						int out, int err)
+static void __attribute__((noreturn))
+child_run(struct job *job, int out, int err)
 {
 	dup2(out, 1);
 	dup2(err, 2);
@@ -270,8 +270,8 @@ static void __attribute__((noreturn)) child_run(struct job *job,
 		goto fail;
 	rmdir("/.oldroot");
 
-	if (job->hostname && sethostname(job->hostname,
-					 strlen(job->hostname)) < 0)
+	if (job->hostname &&
+	    sethostname(job->hostname, strlen(job->hostname)) < 0)
 		goto fail;
 	if (chdir(job->cwd) < 0)
 		goto fail;
@@ -395,9 +395,9 @@ int main(void)
 		fail("pipes");
 
 	/* One clone: the process is PID 1 of new PID, mount, UTS, IPC ns. */
-	pid = (pid_t)syscall(SYS_clone, CLONE_NEWPID | CLONE_NEWNS |
-						CLONE_NEWUTS | CLONE_NEWIPC |
-						SIGCHLD,
+	pid = (pid_t)syscall(SYS_clone,
+			     CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS |
+				     CLONE_NEWIPC | SIGCHLD,
 			     NULL, NULL, NULL, NULL);
 	if (pid < 0)
 		fail("clone");

@@ -29,8 +29,9 @@ static int parse(struct pod_opts *o, const char *const *args)
 static void test_args(void **state)
 {
 	static const char *const ok[] = {
-		"run", "--memory", "128", "--cpus", "2", "--rootfs", "/r",
-		"--env", "A=1", "--verbose", "--", "echo", "--hello", NULL};
+		"run",      "--memory", "128",     "--cpus", "2",
+		"--rootfs", "/r",       "--env",   "A=1",    "--verbose",
+		"--",       "echo",     "--hello", NULL};
 	struct pod_opts o;
 
 	assert_int_equal(parse(&o, ok), 0);
@@ -47,14 +48,13 @@ static void test_args(void **state)
 static void test_args_refused(void **state)
 {
 	static const char *const no_root[] = {"run", "--", "true", NULL};
-	static const char *const two_roots[] = {"run", "--rootfs", "a",
-						"--bundle", "b", "--",
-						"true", NULL};
+	static const char *const two_roots[] = {
+		"run", "--rootfs", "a", "--bundle", "b", "--", "true", NULL};
 	static const char *const no_cmd[] = {"run", "--rootfs", "a", NULL};
-	static const char *const bad_mem[] = {"run", "--memory", "0x10",
-					      "--rootfs", "a", "true", NULL};
-	static const char *const bad_env[] = {"run", "--env", "A",
-					      "--rootfs", "a", "true", NULL};
+	static const char *const bad_mem[] = {
+		"run", "--memory", "0x10", "--rootfs", "a", "true", NULL};
+	static const char *const bad_env[] = {"run", "--env", "A", "--rootfs",
+					      "a",   "true",  NULL};
 	struct pod_opts o;
 
 	assert_int_equal(parse(&o, no_root), -EINVAL);
@@ -117,8 +117,8 @@ static void test_frames(void **state)
 	static const char stream[] = "boot\n\x02o0006:hello\n[ 1.0] k\n"
 				     "\x02q12\x02o00zz\x02x0001:7";
 	struct seen s = {0};
-	struct pod_frames pf = {.on_data = on_data, .on_text = on_text,
-				.ctx = &s};
+	struct pod_frames pf = {
+		.on_data = on_data, .on_text = on_text, .ctx = &s};
 
 	/* Byte by byte: frames split anywhere still parse. */
 	pod_frames_init(&pf);
@@ -157,7 +157,7 @@ static void test_cpio(void **state)
 
 	/* Every header 4-aligned: magic at 0, the sizes as written. */
 	assert_memory_equal(buf, "070701", 6);
-	assert_memory_equal(buf + 6 + 6 * 8, "00000002", 8); /* filesize */
+	assert_memory_equal(buf + 6 + 6 * 8, "00000002", 8);  /* filesize */
 	assert_memory_equal(buf + 6 + 11 * 8, "0000000b", 8); /* namesize */
 	assert_int_equal(len % 4, 0);
 	assert_non_null(memmem(buf, len, "rootfs/f\0", 9));

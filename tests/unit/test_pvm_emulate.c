@@ -24,12 +24,12 @@
 #define PD_U   0x6000
 
 /* A kernel 2 MiB page at KVA -> 0x200000; user 4 KiB pages at UVA. */
-#define KVA      0xffffffff80000000ull
-#define KVA_GPA  0x200000ull
-#define UVA      0x400000ull
-#define UVA_GPA  0x10000ull
-#define UVA_RO   (UVA + 0x1000) /* read-only user page -> 0x11000 */
-#define UVA_NP   (UVA + 0x2000) /* not present */
+#define KVA     0xffffffff80000000ull
+#define KVA_GPA 0x200000ull
+#define UVA     0x400000ull
+#define UVA_GPA 0x10000ull
+#define UVA_RO  (UVA + 0x1000) /* read-only user page -> 0x11000 */
+#define UVA_NP  (UVA + 0x2000) /* not present */
 
 #define RFLAGS_ZF (1ull << 6)
 #define RFLAGS_AC (1ull << 18)
@@ -283,30 +283,28 @@ static void test_walk(void **state)
 	uint64_t pte;
 	gpa_t gpa;
 
-	assert_int_equal(pvm_gva_translate(&f->cpu, &f->gm, KVA + 0x1234,
-					   false, &gpa),
-			 0);
+	assert_int_equal(
+		pvm_gva_translate(&f->cpu, &f->gm, KVA + 0x1234, false, &gpa),
+		0);
 	assert_int_equal(gpa, KVA_GPA + 0x1234);
-	assert_int_equal(pvm_gva_translate(&f->cpu, &f->gm, UVA + 0x10, true,
-					   &gpa),
-			 0);
+	assert_int_equal(
+		pvm_gva_translate(&f->cpu, &f->gm, UVA + 0x10, true, &gpa), 0);
 	assert_int_equal(gpa, UVA_GPA + 0x10);
 	/* accessed and dirty bits set on the leaf */
 	assert_int_equal(gmem_read(&f->gm, &pte, PT, 8), 0);
 	assert_int_equal(pte & 0x60, 0x60);
 
 	/* not present: #PF, error code 0 for a supervisor read */
-	assert_int_equal(pvm_gva_translate(&f->cpu, &f->gm, UVA_NP, false,
-					   &gpa),
-			 -EFAULT);
+	assert_int_equal(
+		pvm_gva_translate(&f->cpu, &f->gm, UVA_NP, false, &gpa),
+		-EFAULT);
 	assert_true(f->cpu.exc.pending);
 	assert_int_equal(f->cpu.exc.vector, 14);
 	assert_int_equal(f->cpu.exc.error_code, 0);
 	assert_int_equal(f->cpu.exc.cr2, UVA_NP);
 
 	/* write to a read-only page with CR0.WP: present | write */
-	assert_int_equal(pvm_gva_translate(&f->cpu, &f->gm, UVA_RO, true,
-					   &gpa),
+	assert_int_equal(pvm_gva_translate(&f->cpu, &f->gm, UVA_RO, true, &gpa),
 			 -EFAULT);
 	assert_int_equal(f->cpu.exc.error_code, 0x3);
 
