@@ -70,7 +70,7 @@ enum probe {
 	PROBE_KVM_RUN,   /* an allowed ioctl on a bad fd: EBADF */
 	PROBE_TUNSETIFF, /* a request only set-up may make */
 	PROBE_SYSLOG,
-	PROBE_OPENAT,
+	PROBE_SOCKET,
 };
 
 /*
@@ -103,8 +103,8 @@ static int run_probe(enum seccomp_policy policy, enum seccomp_thread kind,
 		case PROBE_SYSLOG:
 			syscall(SYS_syslog, 0, NULL, 0);
 			break;
-		case PROBE_OPENAT:
-			syscall(SYS_openat, -1, "x", 0);
+		case PROBE_SOCKET:
+			syscall(SYS_socket, -1, 0, 0);
 			break;
 		}
 		_exit(0);
@@ -145,10 +145,10 @@ static void test_filters(void **state)
 				    "made forbidden system call 16 (ioctl)"));
 
 	assert_int_equal(run_probe(SECCOMP_POLICY_ENFORCE, SECCOMP_THREAD_VCPU,
-				   PROBE_OPENAT, path),
+				   PROBE_SOCKET, path),
 			 SECCOMP_EXIT_STATUS);
 	assert_int_equal(run_probe(SECCOMP_POLICY_ENFORCE, SECCOMP_THREAD_LOOP,
-				   PROBE_OPENAT, path),
+				   PROBE_SOCKET, path),
 			 0);
 	assert_int_equal(run_probe(SECCOMP_POLICY_ENFORCE, SECCOMP_THREAD_API,
 				   PROBE_TUNSETIFF, path),
