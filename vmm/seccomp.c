@@ -477,11 +477,14 @@ static int seccomp_load_kind(const struct seccomp_kind *k)
 				  ? SCMP_ACT_LOG
 				  : SCMP_ACT_TRAP;
 	scmp_filter_ctx ctx;
-	int err = 0;
+	int err;
 
 	ctx = seccomp_init(action);
 	if (!ctx)
 		return -ENOMEM;
+	/* A call through another ABI (i386, x32) ends the whole process. */
+	err = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,
+			       SCMP_ACT_KILL_PROCESS);
 	for (unsigned int i = 0; i < k->nr_groups && !err; i++)
 		err = seccomp_add_group(ctx, &k->groups[i]);
 	if (!err)
