@@ -577,6 +577,74 @@ static void test_multiqueue(void **state)
 	}
 }
 
+/*
+ * Contiguous writes and reads kicked together (which the device submits
+ * as one operation), with a request of another kind between two runs:
+ * every request answered once, with its own bytes.
+ */
+static void test_contiguous_batch(void **state)
+{
+	struct fixture *f = *state;
+	const unsigned int nreq = 8, n = 8192;
+	uint8_t host[8192];
+	uint32_t lens[8];
+
+	for (unsigned int i = 0; i < nreq; i++) {
+		fill_pattern(gptr(f, BUF_GPA + (uint64_t)n * i, n), n,
+			     (uint8_t)(3 * i));
+		/* Request 4 writes elsewhere: it splits the run in two. */
+		add_req_q(f, 0, i, VIRTIO_BLK_T_OUT, i == 4 ? 1000 : 16ull * i,
+			  BUF_GPA + (uint64_t)n * i, n, 4096);
+	}
+	kick(f, 0);
+	wait_used(f, 0, nreq, NULL, NULL);
+	for (unsigned int i = 0; i < nreq; i++) {
+		assert_int_equal(status_of(f, i), VIRTIO_BLK_S_OK);
+		host_read(f, i == 4 ? 1000 * 512 : (uint64_t)n * i, host, n);
+		assert_memory_equal(host, gptr(f, BUF_GPA + (uint64_t)n * i, n),
+				    n);
+	}
+	host_read(f, (uint64_t)n * 4, host, n);
+	assert_int_equal(host[0], 0xee);
+
+	/* Read the first run back into other buffers, in 2 KiB pieces. */
+	memset(gptr(f, BUF_GPA + 0x100000, n * 4), 0, n * 4);
+	for (unsigned int i = 0; i < 4; i++)
+		add_req_q(f, 0, i, VIRTIO_BLK_T_IN, 16ull * i,
+			  BUF_GPA + 0x100000 + (uint64_t)n * i, n, 2048);
+	kick(f, 0);
+	wait_used(f, 0, 4, NULL, lens);
+	for (unsigned int i = 0; i < 4; i++) {
+		assert_int_equal(status_of(f, i), VIRTIO_BLK_S_OK);
+		assert_int_equal(lens[i], n + 1);
+	}
+	assert_memory_equal(gptr(f, BUF_GPA + 0x100000, n * 4),
+			    gptr(f, BUF_GPA, n * 4), n * 4);
+}
+
+/*
+ * A host error inside a batch of contiguous reads reaches only the
+ * request it belongs to: the image shrinks under the device, so the last
+ * read finds nothing.
+ */
+static void test_contiguous_batch_error(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(ftruncate(f->fd, 8192), 0);
+	memset(gptr(f, BUF_GPA, 3 * 4096), 0, 3 * 4096);
+	for (unsigned int i = 0; i < 3; i++)
+		add_req_q(f, 0, i, VIRTIO_BLK_T_IN, 8ull * i,
+			  BUF_GPA + 4096ull * i, 4096, 4096);
+	kick(f, 0);
+	wait_used(f, 0, 3, NULL, NULL);
+	assert_int_equal(status_of(f, 0), VIRTIO_BLK_S_OK);
+	assert_int_equal(status_of(f, 1), VIRTIO_BLK_S_OK);
+	assert_int_equal(status_of(f, 2), VIRTIO_BLK_S_IOERR);
+	assert_int_equal(*gptr(f, BUF_GPA, 1), 0xee);
+	assert_int_equal(*gptr(f, BUF_GPA + 8191, 1), 0xee);
+}
+
 /* O_DIRECT with guest buffers it cannot take as they are: bounced. */
 static void test_direct_unaligned(void **state)
 {
@@ -631,6 +699,10 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_multiqueue, setup_mq,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_contiguous_batch, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_contiguous_batch_error,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_direct_unaligned,
 						setup_direct, teardown),
 	};
