@@ -130,6 +130,8 @@ static const int loop_calls[] = {
 	SCMP_SYS(connect),
 	SCMP_SYS(accept4),
 	SCMP_SYS(setsockopt),
+	/* ...and at teardown it removes the socket it listened on. */
+	SCMP_SYS(unlink),
 	/* vm_run()'s end: joining the vCPU threads, unmapping. */
 	SCMP_SYS(rt_sigaction),
 };
