@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -772,17 +773,20 @@ static int copy_file(FILE *out, const char *path)
 }
 
 /*
- * The run's initrd in a temporary file: the base initramfs, then an
- * archive with the job and (for a directory root) the root under
- * /rootfs. The kernel unpacks concatenated archives in order.
+ * The run's initrd in an anonymous memory file, named by its
+ * /proc/self/fd path: the base initramfs, then an archive with the job
+ * and (for a directory root) the root under /rootfs. The kernel unpacks
+ * concatenated archives in order. Nothing is left behind on disk, and
+ * nothing needs removing once the sandbox forbids unlink. Returns the
+ * file's descriptor (the caller closes it once the VM has ended) or a
+ * negative errno.
  */
 static int build_initrd(const struct pod_opts *o, const char *base,
 			const char *root, char *path, size_t size)
 {
 	static char job[POD_JOB_MAX];
-	const char *tmp = getenv("TMPDIR");
 	struct pod_cpio c;
-	int fd, len, err;
+	int fd, wfd, len, err;
 	FILE *out;
 
 	len = pod_job_encode(o, root, job, sizeof(job));
@@ -793,20 +797,21 @@ static int build_initrd(const struct pod_opts *o, const char *base,
 			POD_JOB_MAX);
 		return len;
 	}
-	snprintf(path, size, "%s/minnow-pod-XXXXXX", tmp ? tmp : "/tmp");
-	fd = mkstemp(path);
-	if (fd < 0) {
+	fd = memfd_create("minnow-pod-initrd", MFD_CLOEXEC);
+	wfd = fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	out = wfd < 0 ? NULL : fdopen(wfd, "wb");
+	if (!out) {
 		err = -errno;
-		fprintf(stderr, "minnow: pod: cannot create %s: %s\n", path,
+		fprintf(stderr, "minnow: pod: cannot create the initrd: %s\n",
 			strerror(-err));
+		if (wfd >= 0)
+			close(wfd);
+		if (fd >= 0)
+			close(fd);
 		return err;
 	}
-	out = fdopen(fd, "wb");
-	if (!out) {
-		close(fd);
-		unlink(path);
-		return -ENOMEM;
-	}
+	snprintf(path, size, "/proc/self/fd/%d", fd);
+
 	err = copy_file(out, base);
 	pod_cpio_begin(&c, out);
 	pod_cpio_entry(&c, "minnow", S_IFDIR | 0755, NULL, 0);
@@ -820,13 +825,12 @@ static int build_initrd(const struct pod_opts *o, const char *base,
 	if (fclose(out) != 0 && !err)
 		err = -EIO;
 	if (err) {
-		fprintf(stderr,
-			"minnow: pod: cannot write the initramfs %s: "
-			"%s\n",
-			path, strerror(-err));
-		unlink(path);
+		fprintf(stderr, "minnow: pod: cannot write the initrd: %s\n",
+			strerror(-err));
+		close(fd);
+		return err;
 	}
-	return err;
+	return fd;
 }
 
 static int pod_run(int argc, char **argv)
@@ -839,7 +843,7 @@ static int pod_run(int argc, char **argv)
 	struct pod_opts o;
 	const char *root = "initramfs";
 	pthread_t reader;
-	int pipefd[2], err, status;
+	int pipefd[2], initrd_fd, err, status;
 
 	err = pod_parse_args(argc, argv, &o);
 	if (err)
@@ -875,12 +879,12 @@ static int pod_run(int argc, char **argv)
 		 o.verbose ? "" : POD_CMDLINE_QUIET);
 	log_threshold = run.log_level;
 
-	err = build_initrd(&o, base, root, initrd, sizeof(initrd));
-	if (err)
+	initrd_fd = build_initrd(&o, base, root, initrd, sizeof(initrd));
+	if (initrd_fd < 0)
 		return VM_EXIT_ERROR;
 	if (pipe2(pipefd, O_CLOEXEC) < 0) {
 		fprintf(stderr, "minnow: pod: pipe: %s\n", strerror(errno));
-		unlink(initrd);
+		close(initrd_fd);
 		return VM_EXIT_ERROR;
 	}
 	snprintf(serial_path, sizeof(serial_path), "/proc/self/fd/%d",
@@ -899,12 +903,12 @@ static int pod_run(int argc, char **argv)
 			strerror(err));
 		close(pipefd[0]);
 		close(pipefd[1]);
-		unlink(initrd);
+		close(initrd_fd);
 		return VM_EXIT_ERROR;
 	}
 
 	status = launch_run(&run);
-	unlink(initrd);
+	close(initrd_fd);
 	close(pipefd[1]);
 	pthread_join(reader, NULL);
 	close(pipefd[0]);

@@ -241,6 +241,31 @@ static void root_prepare(const char *root)
 	mount_or_fail("overlay", NEWROOT, "overlay", 0, opts);
 }
 
+/*
+ * Makes the current directory, the container's root, the root of this
+ * mount namespace. pivot_root(2) refuses when the old root is the
+ * initramfs (it is mounted on nothing), so there the new root is moved
+ * over the old one and entered with chroot, as switch_root does.
+ * TODO(pod-root): the initramfs then stays under the moved mount, where a
+ * process with CAP_SYS_CHROOT could reach it; the VM is the boundary that
+ * holds, and moving the init to a tmpfs first would close this.
+ */
+static int root_enter(void)
+{
+	if (syscall(SYS_pivot_root, ".", ".oldroot") == 0) {
+		if (chdir("/") < 0 || umount2("/.oldroot", MNT_DETACH) < 0)
+			return -1;
+		rmdir("/.oldroot");
+		return 0;
+	}
+	if (errno != EINVAL)
+		return -1;
+	rmdir(".oldroot");
+	if (mount(".", "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0)
+		return -1;
+	return chdir("/");
+}
+
 /* In the child, in its new namespaces: enter the root and run. */
 static void __attribute__((noreturn))
 child_run(struct job *job, int out, int err)
@@ -265,10 +290,8 @@ child_run(struct job *job, int out, int err)
 	    mount("/sys", "sys", NULL, MS_BIND | MS_REC, NULL) < 0 ||
 	    mount("tmpfs", "tmp", "tmpfs", MS_NOSUID | MS_NODEV, NULL) < 0)
 		goto fail;
-	if (syscall(SYS_pivot_root, ".", ".oldroot") < 0 || chdir("/") < 0 ||
-	    umount2("/.oldroot", MNT_DETACH) < 0)
+	if (root_enter() < 0)
 		goto fail;
-	rmdir("/.oldroot");
 
 	if (job->hostname &&
 	    sethostname(job->hostname, strlen(job->hostname)) < 0)
