@@ -109,13 +109,12 @@ static int boot_place_initrd(struct gmem *gm, const struct boot_kernel *k,
 	if (k->initrd_end < top)
 		top = k->initrd_end;
 	top &= ~(PAGE_SIZE - 1);
-	if (size == 0 || size > top || ((top - size) & ~(PAGE_SIZE - 1)) <
-						 k->end) {
+	if (size == 0 || size > top ||
+	    ((top - size) & ~(PAGE_SIZE - 1)) < k->end) {
 		log_error("boot: %s: initrd of %llu bytes does not fit between "
 			  "the kernel's end at 0x%llx and 0x%llx",
 			  path, (unsigned long long)size,
-			  (unsigned long long)k->end,
-			  (unsigned long long)top);
+			  (unsigned long long)k->end, (unsigned long long)top);
 		err = -ENOEXEC;
 		goto out;
 	}
@@ -187,8 +186,9 @@ int boot_load(struct gmem *gm, const struct boot_spec *spec,
 
 	memset(entry, 0, sizeof(*entry));
 	if (spec->nr_cpus == 0 || spec->nr_cpus > BOOT_MPTABLE_MAX_CPUS) {
-		log_error("boot: %u vCPUs requested; the MP table holds 1 to %u",
-			  spec->nr_cpus, BOOT_MPTABLE_MAX_CPUS);
+		log_error(
+			"boot: %u vCPUs requested; the MP table holds 1 to %u",
+			spec->nr_cpus, BOOT_MPTABLE_MAX_CPUS);
 		return -EINVAL;
 	}
 

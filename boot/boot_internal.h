@@ -21,10 +21,10 @@
 /* What a format loader learnt about the kernel it put into guest memory. */
 struct boot_kernel {
 	enum boot_entry_kind kind;
-	gpa_t entry;          /* guest-physical entry point */
-	gpa_t start;          /* [start, end): memory the kernel may use */
-	gpa_t end;            /*   while it starts, bss and init_size included */
-	uint64_t initrd_end;  /* the initrd must end at or below this */
+	gpa_t entry;         /* guest-physical entry point */
+	gpa_t start;         /* [start, end): memory the kernel may use */
+	gpa_t end;           /*   while it starts, bss and init_size included */
+	uint64_t initrd_end; /* the initrd must end at or below this */
 	uint64_t cmdline_max; /* longest command line, NUL excluded */
 	bool has_setup_header;
 	struct boot_setup_header hdr; /* bzImage: as read from the file */
@@ -42,8 +42,8 @@ int boot_read_full(int fd, void *buf, size_t len, uint64_t off);
  * kernel into gm and fills *k. Return 0, -ENOEXEC for a bad file (after
  * logging one line) or a negative errno for an I/O error.
  */
-int boot_elf_load(struct gmem *gm, int fd, uint64_t file_size,
-		  const char *name, struct boot_kernel *k);
+int boot_elf_load(struct gmem *gm, int fd, uint64_t file_size, const char *name,
+		  struct boot_kernel *k);
 int boot_bzimage_load(struct gmem *gm, int fd, uint64_t file_size,
 		      const char *name, struct boot_kernel *k);
 

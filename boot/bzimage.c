@@ -12,8 +12,8 @@
 
 /* A 2.12 header runs at least to the end of handover_offset. */
 #define BZ_HDR_MIN_END 0x268
-#define BZ_HDR_MAX_END (BOOT_SETUP_HEADER_OFFSET + \
-			sizeof(struct boot_setup_header))
+#define BZ_HDR_MAX_END                                                         \
+	(BOOT_SETUP_HEADER_OFFSET + sizeof(struct boot_setup_header))
 /* Larger alignments than this are not something a kernel asks for. */
 #define BZ_MAX_ALIGNMENT (1ull << 30)
 
@@ -110,7 +110,8 @@ int boot_bzimage_load(struct gmem *gm, int fd, uint64_t file_size,
 	sects = hdr->setup_sects ? hdr->setup_sects : BOOT_SETUP_SECTS_DEFAULT;
 	setup_size = (uint64_t)(sects + 1) * BOOT_SECTOR_SIZE;
 	if (setup_size >= file_size)
-		return bz_bad(name, "setup sectors run past the end of the file");
+		return bz_bad(name,
+			      "setup sectors run past the end of the file");
 	payload = file_size - setup_size;
 	if (payload <= BOOT_ENTRY64_OFFSET)
 		return bz_bad(name, "kernel ends before its 64-bit entry");
@@ -138,7 +139,8 @@ int boot_bzimage_load(struct gmem *gm, int fd, uint64_t file_size,
 	k->end = load + need;
 	k->initrd_end = (uint64_t)(hdr->initrd_addr_max
 					   ? hdr->initrd_addr_max
-					   : BOOT_INITRD_ADDR_MAX_DEFAULT) + 1;
+					   : BOOT_INITRD_ADDR_MAX_DEFAULT) +
+			1;
 	k->cmdline_max = hdr->cmdline_size;
 	k->has_setup_header = true;
 	hdr->code32_start = (uint32_t)load;

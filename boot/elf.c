@@ -75,8 +75,7 @@ static int elf_check_ehdr(const struct elf_file *f)
 	return 0;
 }
 
-static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b,
-			   uint64_t blen)
+static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 {
 	return a < b + blen && b < a + alen;
 }
@@ -109,8 +108,8 @@ static int elf_check_loads(const struct elf_file *f, struct gmem *gm)
 			const Elf64_Phdr *o = &f->phdrs[j];
 
 			if (o->p_type == PT_LOAD && o->p_memsz &&
-			    ranges_overlap(ph->p_paddr, ph->p_memsz,
-					   o->p_paddr, o->p_memsz))
+			    ranges_overlap(ph->p_paddr, ph->p_memsz, o->p_paddr,
+					   o->p_memsz))
 				return elf_bad(f, "segments overlap");
 		}
 	}
@@ -255,8 +254,8 @@ static int elf_entry_phys(const struct elf_file *f, uint64_t *entry)
 	return elf_bad(f, "entry point is outside every segment");
 }
 
-int boot_elf_load(struct gmem *gm, int fd, uint64_t file_size,
-		  const char *name, struct boot_kernel *k)
+int boot_elf_load(struct gmem *gm, int fd, uint64_t file_size, const char *name,
+		  struct boot_kernel *k)
 {
 	struct elf_file f = {.fd = fd, .size = file_size, .name = name};
 	bool pvh;

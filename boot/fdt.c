@@ -69,8 +69,9 @@ static int boot_fdt_ioapic(void *fdt)
 
 	snprintf(name, sizeof(name), "ioapic@%llx", LAYOUT_IOAPIC_ADDR);
 	err = fdt_begin_node(fdt, name);
-	err = err ?: fdt_property_string(fdt, "compatible",
-					 "intel,ce4100-ioapic");
+	err = err
+		      ?: fdt_property_string(fdt, "compatible",
+					     "intel,ce4100-ioapic");
 	err = err ?: fdt_property(fdt, "interrupt-controller", NULL, 0);
 	err = err ?: fdt_property_u32(fdt, "#interrupt-cells", 2);
 	err = err ?: boot_fdt_reg(fdt, LAYOUT_IOAPIC_ADDR, 0x1000);
@@ -107,8 +108,9 @@ int boot_fdt_build(const struct vm *vm, void *buf, size_t size)
 	err = err ?: fdt_property_u32(buf, "#size-cells", 2);
 	err = err ?: fdt_property_string(buf, "compatible", "minnow,vm");
 	err = err ?: fdt_property_string(buf, "model", "minnow");
-	err = err ?: fdt_property_u32(buf, "interrupt-parent",
-				      BOOT_FDT_IOAPIC_PHANDLE);
+	err = err
+		      ?: fdt_property_u32(buf, "interrupt-parent",
+					  BOOT_FDT_IOAPIC_PHANDLE);
 	err = err ?: boot_fdt_memory(buf, &vm->mem);
 	err = err ?: boot_fdt_cpus(buf, vm->config.nr_cpus);
 	err = err ?: boot_fdt_ioapic(buf);

@@ -36,10 +36,10 @@
 #define LAYOUT_IRQ_VIRTIO_LAST  23
 
 /* Legacy ports. */
-#define LAYOUT_PORT_I8042       0x60 /* 0x60 and 0x64 */
-#define LAYOUT_PORT_RTC         0x70 /* 0x70 and 0x71 */
-#define LAYOUT_PORT_COM1        0x3f8
-#define LAYOUT_PORT_DEBUG_EXIT  0x501 /* like QEMU's isa-debug-exit */
-#define LAYOUT_PORT_DEBUG_MARK  0x510 /* progress markers, see README */
+#define LAYOUT_PORT_I8042      0x60 /* 0x60 and 0x64 */
+#define LAYOUT_PORT_RTC        0x70 /* 0x70 and 0x71 */
+#define LAYOUT_PORT_COM1       0x3f8
+#define LAYOUT_PORT_DEBUG_EXIT 0x501 /* like QEMU's isa-debug-exit */
+#define LAYOUT_PORT_DEBUG_MARK 0x510 /* progress markers, see README */
 
 #endif

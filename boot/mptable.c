@@ -24,15 +24,15 @@
 enum { MP_PROCESSOR, MP_BUS, MP_IOAPIC, MP_IOINTR, MP_LINTR };
 /* MP 1.4, table 4-9: interrupt types. */
 enum { MP_INT = 0, MP_NMI = 1, MP_EXTINT = 3 };
-#define MP_CPU_ENABLED   0x01
-#define MP_CPU_BSP       0x02
-#define MP_IOAPIC_USABLE 0x01
+#define MP_CPU_ENABLED    0x01
+#define MP_CPU_BSP        0x02
+#define MP_IOAPIC_USABLE  0x01
 #define MP_IRQ_CONFORMING 0x0000 /* polarity and trigger of the bus */
 
 struct mp_floating_pointer {
 	char signature[4]; /* "_MP_" */
 	uint32_t config_paddr;
-	uint8_t length;    /* in 16-byte units */
+	uint8_t length; /* in 16-byte units */
 	uint8_t spec_rev;
 	uint8_t checksum;
 	uint8_t features[5]; /* all 0: a table is present, virtual wire mode */
@@ -102,7 +102,8 @@ _Static_assert(sizeof(struct mp_intr) == 8, "MP interrupt size");
 	 2 * sizeof(struct mp_intr))
 #define MP_AREA_SIZE (LAYOUT_MPTABLE_END - LAYOUT_MPTABLE_ADDR)
 _Static_assert(MP_FIXED_SIZE + BOOT_MPTABLE_MAX_CPUS *
-		       sizeof(struct mp_processor) <= MP_AREA_SIZE,
+				       sizeof(struct mp_processor) <=
+		       MP_AREA_SIZE,
 	       "BOOT_MPTABLE_MAX_CPUS fit in the BIOS area");
 
 size_t boot_mptable_size(unsigned int nr_cpus)

@@ -14,13 +14,13 @@
 #define GDT_CODE32 0x00cf9b000000ffffull /* D=1, execute/read */
 #define GDT_DATA   0x00cf93000000ffffull /* B=1, read/write */
 
-#define PTE_PRESENT  0x001ull
-#define PTE_WRITE    0x002ull
-#define PTE_HUGE     0x080ull /* PS: a 2 MiB page in a PD entry */
-#define PT_ENTRIES   512
-#define PD_COUNT     4        /* one PD per GiB */
-#define PAGE_2MIB    0x200000ull
-#define PAGE_1GIB    0x40000000ull
+#define PTE_PRESENT 0x001ull
+#define PTE_WRITE   0x002ull
+#define PTE_HUGE    0x080ull /* PS: a 2 MiB page in a PD entry */
+#define PT_ENTRIES  512
+#define PD_COUNT    4 /* one PD per GiB */
+#define PAGE_2MIB   0x200000ull
+#define PAGE_1GIB   0x40000000ull
 
 _Static_assert(LAYOUT_GDT_ADDR + GDT_ENTRIES * 8 <= LAYOUT_START_INFO_ADDR,
 	       "GDT fits below hvm_start_info");

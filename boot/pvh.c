@@ -47,7 +47,7 @@ _Static_assert(sizeof(struct pvh_memmap_entry) == 24, "memmap entry size");
 #define PVH_MODLIST_ADDR (LAYOUT_START_INFO_ADDR + 0x40)
 #define PVH_MEMMAP_ADDR  (LAYOUT_START_INFO_ADDR + 0x80)
 _Static_assert(PVH_MEMMAP_ADDR + BOOT_E820_MAX *
-		       sizeof(struct pvh_memmap_entry) <=
+					 sizeof(struct pvh_memmap_entry) <=
 		       LAYOUT_START_INFO_ADDR + 0x1000,
 	       "PVH structures fit in their page");
 
@@ -65,8 +65,8 @@ int boot_pvh_write(struct gmem *gm, const struct boot_placement *place)
 	si.cmdline_paddr = place->cmdline;
 
 	if (place->initrd_size) {
-		struct pvh_modlist_entry mod = {
-			.paddr = place->initrd, .size = place->initrd_size};
+		struct pvh_modlist_entry mod = {.paddr = place->initrd,
+						.size = place->initrd_size};
 
 		err = gmem_write(gm, PVH_MODLIST_ADDR, &mod, sizeof(mod));
 		if (err)

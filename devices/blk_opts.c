@@ -31,8 +31,8 @@ static int blk_parse_uint(const char *key, const char *val, unsigned int min,
 	v = strtoul(val, &end, 10);
 	if (errno || end == val || *end || val[0] == '-' || v < min ||
 	    v > max) {
-		log_error("--disk: %s=%s: expected a number from %u to %u",
-			  key, val, min, max);
+		log_error("--disk: %s=%s: expected a number from %u to %u", key,
+			  val, min, max);
 		return -EINVAL;
 	}
 	*out = (unsigned int)v;
@@ -91,14 +91,16 @@ static int blk_parse_pair(char *pair, struct blk_options *o)
 				   BLK_MAX_QUEUE_SIZE, &o->queue_size))
 			return -EINVAL;
 		if (o->queue_size & (o->queue_size - 1)) {
-			log_error("--disk: queue_size=%s: must be a power of two",
-				  val);
+			log_error(
+				"--disk: queue_size=%s: must be a power of two",
+				val);
 			return -EINVAL;
 		}
 		return 0;
 	}
 	log_error("--disk: unknown field '%s' (path, readonly, direct, serial, "
-		  "num_queues, queue_size)", pair);
+		  "num_queues, queue_size)",
+		  pair);
 	return -EINVAL;
 }
 

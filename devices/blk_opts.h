@@ -15,8 +15,8 @@
 #define BLK_MAX_QUEUES         16
 #define BLK_DEFAULT_QUEUE_SIZE 256
 /* A chain fits one readv/writev: at most UIO_MAXIOV buffers. */
-#define BLK_MAX_QUEUE_SIZE     1024
-#define BLK_MIN_QUEUE_SIZE     4
+#define BLK_MAX_QUEUE_SIZE 1024
+#define BLK_MIN_QUEUE_SIZE 4
 
 struct blk_options {
 	char path[4096];

@@ -6,11 +6,11 @@
 #include <string.h>
 
 static const char *const blk_req_errors[] = {
-	[BLK_REQ_ERR_HDR - BLK_REQ_ERR_HDR] =
-		"request header shorter than 16 bytes",
+	[BLK_REQ_ERR_HDR -
+	 BLK_REQ_ERR_HDR] = "request header shorter than 16 bytes",
 	[BLK_REQ_ERR_STATUS - BLK_REQ_ERR_HDR] = "no writable status byte",
-	[BLK_REQ_ERR_DIRECTION - BLK_REQ_ERR_HDR] =
-		"data buffers of the wrong direction",
+	[BLK_REQ_ERR_DIRECTION -
+		BLK_REQ_ERR_HDR] = "data buffers of the wrong direction",
 	[BLK_REQ_ERR_IOV - BLK_REQ_ERR_HDR] = "too many data buffers",
 };
 
@@ -55,9 +55,9 @@ uint64_t blk_iov_scatter(const struct iovec *iov, unsigned int n,
  * Copies the part [skip, skip + len) of the bytes in iov[0, n) to out as
  * iovecs. Returns 0, or -BLK_REQ_ERR_IOV when more than cap are needed.
  */
-static int blk_iov_slice(const struct iovec *iov, unsigned int n,
-			 uint64_t skip, uint64_t len, struct iovec *out,
-			 unsigned int cap, unsigned int *nr_out)
+static int blk_iov_slice(const struct iovec *iov, unsigned int n, uint64_t skip,
+			 uint64_t len, struct iovec *out, unsigned int cap,
+			 unsigned int *nr_out)
 {
 	unsigned int nr = 0;
 
@@ -103,7 +103,8 @@ static int blk_req_data(const struct vq_chain *chain, struct blk_req *req,
 			unsigned int cap)
 {
 	const struct iovec *w = &chain->iov[chain->nr_readable];
-	uint64_t rd_bytes = chain->readable_bytes - sizeof(struct virtio_blk_req_hdr);
+	uint64_t rd_bytes = chain->readable_bytes -
+			    sizeof(struct virtio_blk_req_hdr);
 	uint64_t wr_bytes = chain->writable_bytes - 1;
 
 	req->data = data;
@@ -154,7 +155,8 @@ static int blk_req_dwz(const struct vq_chain *chain,
 		       const struct blk_limits *lim, struct blk_req *req)
 {
 	bool discard = req->type == VIRTIO_BLK_T_DISCARD;
-	uint64_t rd_bytes = chain->readable_bytes - sizeof(struct virtio_blk_req_hdr);
+	uint64_t rd_bytes = chain->readable_bytes -
+			    sizeof(struct virtio_blk_req_hdr);
 	struct virtio_blk_dwz_seg seg;
 	uint8_t buf[sizeof(struct virtio_blk_req_hdr) + sizeof(seg)];
 	uint32_t max, flags;

@@ -75,10 +75,10 @@ _Static_assert(sizeof(struct virtio_blk_dwz_seg) == 16,
 
 /* What the device lets requests do; fixed once the driver is running. */
 struct blk_limits {
-	uint64_t capacity;          /* in 512-byte sectors */
+	uint64_t capacity; /* in 512-byte sectors */
 	bool readonly;
-	bool discard;               /* DISCARD negotiated */
-	bool write_zeroes;          /* WRITE_ZEROES negotiated */
+	bool discard;      /* DISCARD negotiated */
+	bool write_zeroes; /* WRITE_ZEROES negotiated */
 	uint32_t max_discard_sectors;
 	uint32_t max_write_zeroes_sectors;
 };
@@ -100,10 +100,10 @@ enum blk_op {
  * range.
  */
 enum blk_req_error {
-	BLK_REQ_ERR_HDR = 8192,   /* fewer than 16 device-readable bytes */
-	BLK_REQ_ERR_STATUS,       /* no device-writable byte for the status */
-	BLK_REQ_ERR_DIRECTION,    /* data buffers of the wrong direction */
-	BLK_REQ_ERR_IOV,          /* the caller's iovec array is too small */
+	BLK_REQ_ERR_HDR = 8192, /* fewer than 16 device-readable bytes */
+	BLK_REQ_ERR_STATUS,     /* no device-writable byte for the status */
+	BLK_REQ_ERR_DIRECTION,  /* data buffers of the wrong direction */
+	BLK_REQ_ERR_IOV,        /* the caller's iovec array is too small */
 	BLK_REQ_ERR_LAST,
 };
 
@@ -111,11 +111,11 @@ enum blk_req_error {
 const char *blk_req_strerror(int err);
 
 struct blk_req {
-	uint32_t type;        /* VIRTIO_BLK_T_*, as the driver wrote it */
-	uint64_t sector;      /* from the header */
+	uint32_t type;   /* VIRTIO_BLK_T_*, as the driver wrote it */
+	uint64_t sector; /* from the header */
 	enum blk_op op;
-	uint8_t status;       /* for BLK_OP_NONE: what to answer */
-	uint8_t *status_ptr;  /* the status byte in guest memory */
+	uint8_t status;      /* for BLK_OP_NONE: what to answer */
+	uint8_t *status_ptr; /* the status byte in guest memory */
 
 	/* Data buffers, slices of the chain's (IN, OUT, GET_ID). */
 	struct iovec *data;
@@ -125,7 +125,7 @@ struct blk_req {
 	/* The byte range the back end touches; checked against capacity. */
 	uint64_t offset;
 	uint64_t len;
-	bool unmap;           /* WRITE_ZEROES: the driver allows a hole */
+	bool unmap; /* WRITE_ZEROES: the driver allows a hole */
 };
 
 /*

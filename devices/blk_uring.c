@@ -43,7 +43,8 @@ static int blk_image_lock(struct blk_image *img)
 	err = -errno;
 	if (err == -EAGAIN || err == -EACCES) {
 		log_error("virtio-blk: %s is locked by another process "
-			  "(another VM using it?); %s", img->path,
+			  "(another VM using it?); %s",
+			  img->path,
 			  img->readonly ? "a writer holds it"
 					: "a writable disk cannot be shared");
 		return -EAGAIN;
@@ -69,7 +70,8 @@ static int blk_image_measure(struct blk_image *img)
 		return 0;
 	}
 	log_error("virtio-blk: %s is neither a regular file nor a block "
-		  "device", img->path);
+		  "device",
+		  img->path);
 	return -EINVAL;
 }
 
@@ -110,12 +112,14 @@ int blk_image_open(struct blk_image *img, const struct blk_options *opts)
 		err = -errno;
 		if (err == -EINVAL && opts->direct)
 			log_error("virtio-blk: %s: direct=on: its filesystem "
-				  "does not support O_DIRECT", opts->path);
+				  "does not support O_DIRECT",
+				  opts->path);
 		else
 			log_error("virtio-blk: cannot open %s: %s%s",
 				  opts->path, strerror(-err),
 				  err == -EROFS || err == -EACCES
-					  ? " (readonly=on?)" : "");
+					  ? " (readonly=on?)"
+					  : "");
 		return err;
 	}
 	err = blk_image_lock(img);
@@ -133,9 +137,11 @@ int blk_image_open(struct blk_image *img, const struct blk_options *opts)
 	}
 	if (opts->direct)
 		blk_image_dio_align(img);
-	if (img->block_size > 4096 || (img->block_size & (img->block_size - 1))) {
-		log_error("virtio-blk: %s: O_DIRECT block size %u not supported",
-			  opts->path, img->block_size);
+	if (img->block_size > 4096 ||
+	    (img->block_size & (img->block_size - 1))) {
+		log_error(
+			"virtio-blk: %s: O_DIRECT block size %u not supported",
+			opts->path, img->block_size);
 		err = -EINVAL;
 		goto err_close;
 	}
@@ -165,8 +171,8 @@ void blk_backend_init(struct blk_backend *be, struct evloop *loop,
 
 int blk_backend_cap_workers(struct blk_backend *be, unsigned int nr_queues)
 {
-	unsigned int want = MIN(blk_workers_capped + BLK_WORKERS_PER_QUEUE *
-						     nr_queues,
+	unsigned int want = MIN(blk_workers_capped +
+					BLK_WORKERS_PER_QUEUE * nr_queues,
 				BLK_WORKERS_MAX);
 	unsigned int vals[2] = {want, 0}; /* bounded; unbounded unchanged */
 	int err;
@@ -231,10 +237,9 @@ static void blk_io_prep(struct blk_backend *be, struct blk_io *io)
 		io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
 		break;
 	case BLK_OP_DISCARD:
-		io_uring_prep_fallocate(sqe, fd,
-					FALLOC_FL_PUNCH_HOLE |
-						FALLOC_FL_KEEP_SIZE,
-					io->offset, io->remaining);
+		io_uring_prep_fallocate(
+			sqe, fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			io->offset, io->remaining);
 		break;
 	case BLK_OP_WRITE_ZEROES:
 		if (io->stage == BLK_WZ_WRITE) {
@@ -277,12 +282,18 @@ static void blk_io_advance(struct blk_io *io, uint64_t n)
 static const char *blk_op_name(enum blk_op kind)
 {
 	switch (kind) {
-	case BLK_OP_READ: return "read";
-	case BLK_OP_WRITE: return "write";
-	case BLK_OP_FLUSH: return "flush";
-	case BLK_OP_DISCARD: return "discard";
-	case BLK_OP_WRITE_ZEROES: return "write-zeroes";
-	default: return "request";
+	case BLK_OP_READ:
+		return "read";
+	case BLK_OP_WRITE:
+		return "write";
+	case BLK_OP_FLUSH:
+		return "flush";
+	case BLK_OP_DISCARD:
+		return "discard";
+	case BLK_OP_WRITE_ZEROES:
+		return "write-zeroes";
+	default:
+		return "request";
 	}
 }
 
@@ -294,11 +305,10 @@ static void blk_io_finish(struct blk_backend *be, struct blk_io *io, int err)
 	free(io->bounce);
 	io->bounce = NULL;
 	if (err && err != -ECANCELED)
-		log_warn_ratelimited(&be->rl, "%s: %s of %llu bytes at %llu: %s",
-				     be->name, blk_op_name(io->kind),
-				     (unsigned long long)io->len,
-				     (unsigned long long)io->offset,
-				     strerror(-err));
+		log_warn_ratelimited(
+			&be->rl, "%s: %s of %llu bytes at %llu: %s", be->name,
+			blk_op_name(io->kind), (unsigned long long)io->len,
+			(unsigned long long)io->offset, strerror(-err));
 	io->done(io, err);
 }
 
@@ -387,8 +397,8 @@ void blk_io_submit(struct blk_backend *be, struct blk_io *io)
 	io->retries = 0;
 	io->bounce = NULL;
 
-	if (be->img->direct && (io->kind == BLK_OP_READ ||
-				io->kind == BLK_OP_WRITE) &&
+	if (be->img->direct &&
+	    (io->kind == BLK_OP_READ || io->kind == BLK_OP_WRITE) &&
 	    !blk_io_aligned(io, be->img->mem_align)) {
 		io->fail = blk_io_bounce(io, be->img->mem_align);
 		if (io->fail) {

@@ -25,13 +25,13 @@
 /* An opened, locked image. */
 struct blk_image {
 	int fd;
-	const char *path;     /* the caller's; for messages */
+	const char *path; /* the caller's; for messages */
 	uint64_t size_bytes;
-	uint64_t capacity;    /* whole 512-byte sectors; a tail is unused */
+	uint64_t capacity; /* whole 512-byte sectors; a tail is unused */
 	bool readonly;
 	bool direct;
-	uint32_t mem_align;   /* O_DIRECT buffer alignment; 1 without */
-	uint32_t block_size;  /* logical block size offered to the guest */
+	uint32_t mem_align;  /* O_DIRECT buffer alignment; 1 without */
+	uint32_t block_size; /* logical block size offered to the guest */
 };
 
 /*
@@ -49,8 +49,8 @@ void blk_image_close(struct blk_image *img);
 struct blk_backend {
 	struct evloop *loop;
 	struct blk_image *img;
-	const char *name;         /* for logs: the device's name */
-	struct log_ratelimit rl;  /* loop thread only */
+	const char *name;        /* for logs: the device's name */
+	struct log_ratelimit rl; /* loop thread only */
 };
 
 struct blk_io;
@@ -65,19 +65,19 @@ typedef void (*blk_io_done_fn)(struct blk_io *io, int err);
  * valid until done runs.
  */
 struct blk_io {
-	enum blk_op kind;      /* READ, WRITE, FLUSH, DISCARD, WRITE_ZEROES */
-	uint64_t offset;       /* bytes; within the image (checked before) */
-	uint64_t len;          /* bytes */
-	struct iovec *iov;     /* READ, WRITE */
+	enum blk_op kind;  /* READ, WRITE, FLUSH, DISCARD, WRITE_ZEROES */
+	uint64_t offset;   /* bytes; within the image (checked before) */
+	uint64_t len;      /* bytes */
+	struct iovec *iov; /* READ, WRITE */
 	unsigned int nr_iov;
-	bool unmap;            /* WRITE_ZEROES may punch a hole */
+	bool unmap; /* WRITE_ZEROES may punch a hole */
 	blk_io_done_fn done;
 	/* -------- private to the back end -------- */
 	struct ev_op op;
 	struct blk_backend *be;
 	uint64_t remaining;
 	int stage;
-	int fail;              /* error to report from a NOP completion */
+	int fail; /* error to report from a NOP completion */
 	unsigned int retries;
 	void *bounce;
 	struct iovec bounce_iov;

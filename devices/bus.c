@@ -10,8 +10,8 @@ void bus_init(struct bus *bus, const char *name)
 	bus->name = name;
 }
 
-int bus_register(struct bus *bus, uint64_t base, uint64_t len,
-		 const char *name, bus_io_fn io, void *opaque)
+int bus_register(struct bus *bus, uint64_t base, uint64_t len, const char *name,
+		 bus_io_fn io, void *opaque)
 {
 	uint64_t last;
 	size_t pos;
@@ -32,9 +32,11 @@ int bus_register(struct bus *bus, uint64_t base, uint64_t len,
 	}
 	memmove(&bus->ranges[pos + 1], &bus->ranges[pos],
 		(bus->nr_ranges - pos) * sizeof(bus->ranges[0]));
-	bus->ranges[pos] = (struct bus_range){
-		.base = base, .len = len, .name = name, .io = io,
-		.opaque = opaque};
+	bus->ranges[pos] = (struct bus_range){.base = base,
+					      .len = len,
+					      .name = name,
+					      .io = io,
+					      .opaque = opaque};
 	bus->nr_ranges++;
 	return 0;
 }

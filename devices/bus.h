@@ -41,8 +41,8 @@ struct bus {
 void bus_init(struct bus *bus, const char *name);
 
 /* Returns 0, -EEXIST if the range overlaps another, -ENOSPC, -EINVAL. */
-int bus_register(struct bus *bus, uint64_t base, uint64_t len,
-		 const char *name, bus_io_fn io, void *opaque);
+int bus_register(struct bus *bus, uint64_t base, uint64_t len, const char *name,
+		 bus_io_fn io, void *opaque);
 
 /* The range holding addr, or NULL. */
 const struct bus_range *bus_find(const struct bus *bus, uint64_t addr);

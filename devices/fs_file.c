@@ -57,8 +57,8 @@ int fs_op_open(struct fs_server *s, const struct fs_msg *m,
 	/* Special files are the guest kernel's; directories use OPENDIR. */
 	if (ino->type != S_IFREG)
 		return ino->type == S_IFDIR ? -EISDIR : -EPERM;
-	if (s->readonly && ((flags & O_ACCMODE) != O_RDONLY ||
-			    (flags & O_TRUNC)))
+	if (s->readonly &&
+	    ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)))
 		return -EROFS;
 	fd = fs_reopen(s, ino, flags);
 	if (fd < 0)
@@ -185,7 +185,8 @@ int fs_op_fallocate(struct fs_server *s, const struct fs_msg *m,
 
 	if (!h)
 		return -EBADF;
-	if (in->offset > (uint64_t)INT64_MAX || in->length > (uint64_t)INT64_MAX)
+	if (in->offset > (uint64_t)INT64_MAX ||
+	    in->length > (uint64_t)INT64_MAX)
 		return -EINVAL;
 	if (fallocate(h->fd, (int)in->mode, (off_t)in->offset,
 		      (off_t)in->length))
@@ -252,8 +253,7 @@ int fs_op_opendir(struct fs_server *s, const struct fs_msg *m,
 
 /* READDIRPLUS: the entry part of one record ("." and ".." get none). */
 static int fs_readdir_entry(struct fs_server *s, struct fs_inode *dir,
-			    const struct dirent64 *d,
-			    struct fuse_entry_out *e)
+			    const struct dirent64 *d, struct fuse_entry_out *e)
 {
 	int err;
 
@@ -270,12 +270,13 @@ static int fs_readdir_entry(struct fs_server *s, struct fs_inode *dir,
 
 /* Appends one record at s->reply + pos; returns its size or 0 if full. */
 static size_t fs_readdir_put(struct fs_server *s, struct fs_inode *dir,
-			     const struct dirent64 *d, size_t pos,
-			     size_t size, bool plus, int *err)
+			     const struct dirent64 *d, size_t pos, size_t size,
+			     bool plus, int *err)
 {
 	size_t namelen = strlen(d->d_name);
-	size_t rec = FUSE_DIRENT_ALIGN((plus ? FUSE_NAME_OFFSET_DIRENTPLUS
-					      : FUSE_NAME_OFFSET) + namelen);
+	size_t rec = FUSE_DIRENT_ALIGN(
+		(plus ? FUSE_NAME_OFFSET_DIRENTPLUS : FUSE_NAME_OFFSET) +
+		namelen);
 	uint8_t *p = s->reply + pos;
 	struct fuse_dirent *de;
 
@@ -296,8 +297,8 @@ static size_t fs_readdir_put(struct fs_server *s, struct fs_inode *dir,
 	de->namelen = (uint32_t)namelen;
 	de->type = d->d_type;
 	memcpy(de->name, d->d_name, namelen);
-	memset(de->name + namelen, 0, rec - (size_t)(de->name - (char *)p) -
-					       namelen);
+	memset(de->name + namelen, 0,
+	       rec - (size_t)(de->name - (char *)p) - namelen);
 	return rec;
 }
 

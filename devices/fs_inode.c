@@ -142,8 +142,7 @@ int fs_inode_ref(struct fs_table *t, int fd, const struct stat *st,
 /* Removes ino from both maps. */
 static void fs_inode_unlink(struct fs_table *t, struct fs_inode *ino)
 {
-	struct fs_inode **pp = &t->by_id[fs_hash64(ino->nodeid,
-						   t->nr_buckets)];
+	struct fs_inode **pp = &t->by_id[fs_hash64(ino->nodeid, t->nr_buckets)];
 
 	while (*pp != ino)
 		pp = &(*pp)->next_by_id;

@@ -22,16 +22,16 @@ struct fs_inode {
 	uint64_t nodeid;
 	dev_t dev;
 	ino_t ino;
-	mode_t type;        /* S_IFMT bits of the host file */
-	int fd;             /* O_PATH | O_NOFOLLOW, owned */
-	uint64_t nlookup;   /* references the client holds */
+	mode_t type;      /* S_IFMT bits of the host file */
+	int fd;           /* O_PATH | O_NOFOLLOW, owned */
+	uint64_t nlookup; /* references the client holds */
 	struct fs_inode *next_by_id;
 	struct fs_inode *next_by_key;
 };
 
 struct fs_handle {
 	uint64_t fh;
-	int fd;             /* an ordinary open descriptor, owned */
+	int fd; /* an ordinary open descriptor, owned */
 	bool is_dir;
 	struct fs_handle *next;
 };
@@ -39,10 +39,10 @@ struct fs_handle {
 struct fs_table {
 	struct fs_inode **by_id;
 	struct fs_inode **by_key;
-	size_t nr_buckets;      /* a power of two, for both inode maps */
+	size_t nr_buckets; /* a power of two, for both inode maps */
 	size_t nr_inodes;
 	struct fs_handle **handles;
-	size_t nr_hbuckets;     /* a power of two */
+	size_t nr_hbuckets; /* a power of two */
 	size_t nr_handles;
 	uint64_t next_nodeid;
 	uint64_t next_fh;

@@ -15,17 +15,17 @@ _Static_assert(sizeof(struct fuse_forget_one) == 16, "fuse_forget_one");
 
 /* What follows an opcode's argument structure. */
 enum fs_tail {
-	TAIL_NONE,      /* nothing */
-	TAIL_NAME,      /* one NUL-terminated name, ending the request */
-	TAIL_NAME2,     /* two of them (RENAME, SYMLINK) */
-	TAIL_XATTR,     /* a name, then fuse_setxattr_in.size bytes */
-	TAIL_FORGETS,   /* fuse_batch_forget_in.count fuse_forget_one */
-	TAIL_WRITE,     /* fuse_write_in.size bytes, left in the transport */
+	TAIL_NONE,    /* nothing */
+	TAIL_NAME,    /* one NUL-terminated name, ending the request */
+	TAIL_NAME2,   /* two of them (RENAME, SYMLINK) */
+	TAIL_XATTR,   /* a name, then fuse_setxattr_in.size bytes */
+	TAIL_FORGETS, /* fuse_batch_forget_in.count fuse_forget_one */
+	TAIL_WRITE,   /* fuse_write_in.size bytes, left in the transport */
 };
 
 struct fs_op_shape {
 	const char *name;
-	uint32_t arg_len;  /* 0: no argument structure */
+	uint32_t arg_len; /* 0: no argument structure */
 	enum fs_tail tail;
 };
 
@@ -104,8 +104,8 @@ static const char *fs_msg_take_name(const char **p, const char *end)
 }
 
 /* The names that follow the argument structure; all must be used up. */
-static int fs_msg_parse_names(struct fs_msg *m, const char *p,
-			      const char *end, unsigned int count)
+static int fs_msg_parse_names(struct fs_msg *m, const char *p, const char *end,
+			      unsigned int count)
 {
 	m->name = fs_msg_take_name(&p, end);
 	if (!m->name)
@@ -119,8 +119,7 @@ static int fs_msg_parse_names(struct fs_msg *m, const char *p,
 }
 
 /* SETXATTR: a name, then exactly fuse_setxattr_in.size value bytes. */
-static int fs_msg_parse_xattr(struct fs_msg *m, const char *p,
-			      const char *end)
+static int fs_msg_parse_xattr(struct fs_msg *m, const char *p, const char *end)
 {
 	const struct fuse_setxattr_in *in = m->arg;
 

@@ -30,13 +30,13 @@
 /* One parsed request. Pointers point into the buffer that was parsed. */
 struct fs_msg {
 	struct fuse_in_header hdr;
-	const void *arg;       /* the opcode's argument structure, or NULL */
-	uint32_t arg_len;      /* its size as sent (INIT varies) */
-	const char *name;      /* first NUL-terminated string, or NULL */
-	const char *name2;     /* second one (new name, symlink target) */
-	const void *data;      /* SETXATTR value, BATCH_FORGET entries */
+	const void *arg;   /* the opcode's argument structure, or NULL */
+	uint32_t arg_len;  /* its size as sent (INIT varies) */
+	const char *name;  /* first NUL-terminated string, or NULL */
+	const char *name2; /* second one (new name, symlink target) */
+	const void *data;  /* SETXATTR value, BATCH_FORGET entries */
 	uint32_t data_len;
-	uint32_t write_len;    /* WRITE: data bytes left in the transport */
+	uint32_t write_len; /* WRITE: data bytes left in the transport */
 };
 
 /*

@@ -15,8 +15,8 @@
 #include <unistd.h>
 
 /* No symlink or magic link is followed, and nothing leaves the dir. */
-#define FS_RESOLVE (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | \
-		    RESOLVE_NO_MAGICLINKS)
+#define FS_RESOLVE                                                             \
+	(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
 
 int fs_name_check(const char *name)
 {
@@ -45,8 +45,8 @@ static int fs_openat_beneath(int dir_fd, const char *name, int flags,
 	return fd < 0 ? -errno : (int)fd;
 }
 
-int fs_lookup_entry(struct fs_server *s, struct fs_inode *dir,
-		    const char *name, struct fuse_entry_out *e)
+int fs_lookup_entry(struct fs_server *s, struct fs_inode *dir, const char *name,
+		    struct fuse_entry_out *e)
 {
 	struct fs_inode *ino;
 	struct stat st;
@@ -189,8 +189,8 @@ static int fs_do_rename(struct fs_server *s, const struct fs_msg *m,
 
 	if (!newdir)
 		return -ENOENT;
-	if (flags & ~(uint32_t)(RENAME_NOREPLACE | RENAME_EXCHANGE |
-				RENAME_WHITEOUT))
+	if (flags &
+	    ~(uint32_t)(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT))
 		return -EINVAL;
 	err = fs_dir_name_check(dir, m->name);
 	if (!err)
@@ -237,9 +237,9 @@ int fs_op_link(struct fs_server *s, const struct fs_msg *m,
 		/* Needs CAP_DAC_READ_SEARCH; /proc would follow the link. */
 		err = linkat(old->fd, "", ino->fd, m->name, AT_EMPTY_PATH);
 	} else {
-		err = linkat(s->proc_fd, fs_fd_name(old->fd, name,
-						    sizeof(name)),
-			     ino->fd, m->name, AT_SYMLINK_FOLLOW);
+		err = linkat(s->proc_fd,
+			     fs_fd_name(old->fd, name, sizeof(name)), ino->fd,
+			     m->name, AT_SYMLINK_FOLLOW);
 	}
 	if (err)
 		return -errno;

@@ -367,16 +367,17 @@ static int fs_op_statfs(struct fs_server *s, const struct fs_msg *m,
 
 	if (fstatvfs(ino->fd, &sv))
 		return -errno;
-	*out = (struct fuse_statfs_out){.st = {
-		.blocks = sv.f_blocks,
-		.bfree = sv.f_bfree,
-		.bavail = sv.f_bavail,
-		.files = sv.f_files,
-		.ffree = sv.f_ffree,
-		.bsize = (uint32_t)sv.f_bsize,
-		.namelen = (uint32_t)sv.f_namemax,
-		.frsize = (uint32_t)sv.f_frsize,
-	}};
+	*out = (struct fuse_statfs_out){
+		.st = {
+			.blocks = sv.f_blocks,
+			.bfree = sv.f_bfree,
+			.bavail = sv.f_bavail,
+			.files = sv.f_files,
+			.ffree = sv.f_ffree,
+			.bsize = (uint32_t)sv.f_bsize,
+			.namelen = (uint32_t)sv.f_namemax,
+			.frsize = (uint32_t)sv.f_frsize,
+		}};
 	return sizeof(*out);
 }
 
@@ -397,8 +398,8 @@ static int fs_op_access(struct fs_server *s, const struct fs_msg *m,
 /* How the dispatcher treats each implemented opcode. */
 struct fs_op_rule {
 	fs_handler fn;
-	bool modifies;   /* EROFS in read-only mode */
-	bool no_node;    /* the header's nodeid is not looked up */
+	bool modifies; /* EROFS in read-only mode */
+	bool no_node;  /* the header's nodeid is not looked up */
 };
 
 static const struct fs_op_rule fs_rules[] = {
@@ -454,8 +455,7 @@ static int fs_dispatch(struct fs_server *s, const struct fs_msg *m)
 
 	/* Nothing but INIT before INIT (a FORGET is dropped silently). */
 	if (!s->ready && op != FUSE_INIT)
-		return rule->no_node && op != FUSE_DESTROY ? FS_NO_REPLY
-							   : -EIO;
+		return rule->no_node && op != FUSE_DESTROY ? FS_NO_REPLY : -EIO;
 	if (!rule->no_node) {
 		ino = fs_inode_get(&s->t, m->hdr.nodeid);
 		if (!ino)
@@ -530,16 +530,15 @@ uint32_t fs_server_handle(struct fs_server *s, const struct iovec *in,
 	else if (res == -ENOSYS)
 		log_debug("fs: opcode %u not implemented", m.hdr.opcode);
 	else
-		log_warn_ratelimited(&s->rl, "fs: bad %s request (%zu bytes): %s",
-				     fs_msg_opname(m.hdr.opcode), total,
-				     strerror(-res));
+		log_warn_ratelimited(
+			&s->rl, "fs: bad %s request (%zu bytes): %s",
+			fs_msg_opname(m.hdr.opcode), total, strerror(-res));
 	if (res == FS_NO_REPLY)
 		return 0;
 	return fs_reply(s, m.hdr.unique, res);
 }
 
-int fs_server_create(const struct fs_server_config *cfg,
-		     struct fs_server **out)
+int fs_server_create(const struct fs_server_config *cfg, struct fs_server **out)
 {
 	struct fs_server *s = calloc(1, sizeof(*s));
 	int root_fd, err;

@@ -29,8 +29,8 @@ enum fs_cache {
 };
 
 struct fs_server_config {
-	const char *dir;   /* the shared directory */
-	bool readonly;     /* every change answered EROFS */
+	const char *dir; /* the shared directory */
+	bool readonly;   /* every change answered EROFS */
 	enum fs_cache cache;
 };
 

@@ -13,21 +13,21 @@
 
 #include <sys/uio.h>
 
-#define FS_MAX_PAGES   (FS_MAX_IO_BYTES / 4096u)
+#define FS_MAX_PAGES (FS_MAX_IO_BYTES / 4096u)
 /* Room for the biggest reply built in host memory (READDIR, xattrs). */
 #define FS_REPLY_BYTES (FS_MAX_IO_BYTES + 65536u)
 
 struct fs_server {
 	struct fs_table t;
-	int proc_fd;             /* /proc/self/fd */
+	int proc_fd; /* /proc/self/fd */
 	bool readonly;
 	enum fs_cache cache;
-	bool ready;              /* INIT done, DESTROY not yet */
-	uint32_t flags;          /* negotiated FUSE_* init flags */
-	bool as_root;            /* new files are chowned to the caller */
-	uint64_t *req_buf;       /* FS_MSG_MAX_BYTES, 8-byte aligned */
-	uint8_t *reply;          /* FS_REPLY_BYTES of reply payload */
-	uint8_t *dirents;        /* FS_MAX_IO_BYTES for getdents64 */
+	bool ready;        /* INIT done, DESTROY not yet */
+	uint32_t flags;    /* negotiated FUSE_* init flags */
+	bool as_root;      /* new files are chowned to the caller */
+	uint64_t *req_buf; /* FS_MSG_MAX_BYTES, 8-byte aligned */
+	uint8_t *reply;    /* FS_REPLY_BYTES of reply payload */
+	uint8_t *dirents;  /* FS_MAX_IO_BYTES for getdents64 */
 	struct log_ratelimit rl;
 
 	/* The request being handled. */
@@ -35,8 +35,8 @@ struct fs_server {
 	unsigned int nr_in;
 	const struct iovec *out;
 	unsigned int nr_out;
-	uint32_t out_bytes;      /* total space in out */
-	bool direct;             /* payload already written to out */
+	uint32_t out_bytes; /* total space in out */
+	bool direct;        /* payload already written to out */
 };
 
 /*
@@ -64,8 +64,8 @@ size_t fs_iov_slice(const struct iovec *iov, unsigned int nr, size_t skip,
 /* fs_namei.c */
 int fs_name_check(const char *name);
 /* Resolves name under dir, takes a lookup, fills e. */
-int fs_lookup_entry(struct fs_server *s, struct fs_inode *dir,
-		    const char *name, struct fuse_entry_out *e);
+int fs_lookup_entry(struct fs_server *s, struct fs_inode *dir, const char *name,
+		    struct fuse_entry_out *e);
 int fs_op_lookup(struct fs_server *s, const struct fs_msg *m,
 		 struct fs_inode *ino);
 int fs_op_mknod(struct fs_server *s, const struct fs_msg *m,

@@ -172,8 +172,7 @@ int i8042_register(struct i8042 *k, struct bus *pio)
 {
 	int err;
 
-	err = bus_register(pio, I8042_DATA_PORT, 1, "i8042", i8042_data_io,
-			   k);
+	err = bus_register(pio, I8042_DATA_PORT, 1, "i8042", i8042_data_io, k);
 	if (err)
 		return err;
 	return bus_register(pio, I8042_COMMAND_PORT, 1, "i8042",

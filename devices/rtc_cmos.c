@@ -146,8 +146,8 @@ static void rtc_write_reg(struct rtc_cmos *r, uint8_t reg, uint8_t val)
  * Both ports are one byte wide; a wider access reaches the following
  * ports byte by byte, and bytes past the pair read as all ones.
  */
-static void rtc_io(void *opaque, uint64_t offset, uint8_t *data,
-		   uint32_t len, bool is_write)
+static void rtc_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
+		   bool is_write)
 {
 	struct rtc_cmos *r = opaque;
 

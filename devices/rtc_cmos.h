@@ -25,7 +25,7 @@
 
 #include "devices/bus.h"
 
-#define RTC_CMOS_NR_PORTS  2   /* index, data */
+#define RTC_CMOS_NR_PORTS  2 /* index, data */
 #define RTC_CMOS_RAM_BYTES 128
 
 /* Returns the current time as seconds since the epoch, UTC. */

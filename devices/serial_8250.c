@@ -195,7 +195,8 @@ static bool serial_output_ready(struct serial_8250 *s)
 		return true;
 	}
 	if (!s->out_stalled)
-		log_warn_ratelimited(&s->rl, "%s: output stalled; dropping "
+		log_warn_ratelimited(&s->rl,
+				     "%s: output stalled; dropping "
 				     "bytes until its reader catches up",
 				     s->name);
 	s->out_stalled = true;
@@ -456,8 +457,8 @@ int serial_8250_init(struct serial_8250 *s, const char *name,
 	return 0;
 }
 
-void serial_8250_set_rx_ready(struct serial_8250 *s,
-			      serial_8250_rx_ready_fn fn, void *ctx)
+void serial_8250_set_rx_ready(struct serial_8250 *s, serial_8250_rx_ready_fn fn,
+			      void *ctx)
 {
 	s->rx_ready = fn;
 	s->rx_ready_ctx = ctx;
@@ -465,8 +466,8 @@ void serial_8250_set_rx_ready(struct serial_8250 *s,
 
 int serial_8250_register(struct serial_8250 *s, struct bus *pio, uint16_t base)
 {
-	return bus_register(pio, base, SERIAL_8250_NR_PORTS, s->name,
-			    serial_io, s);
+	return bus_register(pio, base, SERIAL_8250_NR_PORTS, s->name, serial_io,
+			    s);
 }
 
 static size_t serial_rx_space_locked(const struct serial_8250 *s)

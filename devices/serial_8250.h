@@ -50,9 +50,9 @@ struct serial_8250 {
 	pthread_mutex_t lock;
 	const char *name; /* for logs, e.g. "serial" */
 	struct irq_line irq;
-	bool irq_level;  /* level last set on irq */
-	int out_fd;      /* -1: output is discarded */
-	bool out_broken; /* a write failed; output is dropped from then on */
+	bool irq_level;     /* level last set on irq */
+	int out_fd;         /* -1: output is discarded */
+	bool out_broken;    /* a write failed; output is dropped from then on */
 	bool out_may_block; /* a pipe, socket or terminal: poll before writing */
 	bool out_stalled;   /* its reader stopped reading; bytes are dropped */
 
@@ -86,8 +86,8 @@ int serial_8250_init(struct serial_8250 *s, const char *name,
 		     struct irq_line irq, int out_fd);
 
 /* Sets the back-pressure hook (see serial_8250_rx_ready_fn). */
-void serial_8250_set_rx_ready(struct serial_8250 *s,
-			      serial_8250_rx_ready_fn fn, void *ctx);
+void serial_8250_set_rx_ready(struct serial_8250 *s, serial_8250_rx_ready_fn fn,
+			      void *ctx);
 
 /*
  * Claims ports base to base + 7 on pio. Returns 0 or bus_register()'s

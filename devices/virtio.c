@@ -105,12 +105,12 @@ void virtio_dev_set_status(struct virtio_dev *dev, uint8_t status)
 	/* virtio 1.2, 3.1.1 step 5: refuse features we cannot accept. */
 	if ((added & VIRTIO_STATUS_FEATURES_OK) &&
 	    !virtio_features_acceptable(dev)) {
-		log_warn_ratelimited(&dev->rl,
-				     "%s: driver features 0x%llx not acceptable "
-				     "(offered 0x%llx); FEATURES_OK refused",
-				     dev->name,
-				     (unsigned long long)dev->driver_features,
-				     (unsigned long long)dev->features);
+		log_warn_ratelimited(
+			&dev->rl,
+			"%s: driver features 0x%llx not acceptable "
+			"(offered 0x%llx); FEATURES_OK refused",
+			dev->name, (unsigned long long)dev->driver_features,
+			(unsigned long long)dev->features);
 		status &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
 		added &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
 	}
@@ -120,7 +120,8 @@ void virtio_dev_set_status(struct virtio_dev *dev, uint8_t status)
 	    !(status & VIRTIO_STATUS_FEATURES_OK)) {
 		log_warn_ratelimited(&dev->rl,
 				     "%s: DRIVER_OK without FEATURES_OK; "
-				     "ignored", dev->name);
+				     "ignored",
+				     dev->name);
 		status &= (uint8_t)~VIRTIO_STATUS_DRIVER_OK;
 		added &= (uint8_t)~VIRTIO_STATUS_DRIVER_OK;
 	}

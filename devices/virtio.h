@@ -113,14 +113,14 @@ struct virtio_transport_ops {
 
 struct virtio_dev {
 	/* Set by the device type before it is attached to a transport. */
-	const char *name;           /* for logs: "virtio-rng" */
-	uint32_t device_id;         /* VIRTIO_ID_* */
-	uint64_t features;          /* offered, VERSION_1 included */
+	const char *name;   /* for logs: "virtio-rng" */
+	uint32_t device_id; /* VIRTIO_ID_* */
+	uint64_t features;  /* offered, VERSION_1 included */
 	unsigned int nr_queues;
-	uint16_t queue_max_size;    /* a power of two, <= VQ_MAX_SIZE */
-	uint32_t config_size;       /* bytes of configuration space */
+	uint16_t queue_max_size; /* a power of two, <= VQ_MAX_SIZE */
+	uint32_t config_size;    /* bytes of configuration space */
 	const struct virtio_dev_ops *ops;
-	struct virtqueue *vqs;      /* nr_queues of them, owned by the device */
+	struct virtqueue *vqs; /* nr_queues of them, owned by the device */
 	/*
 	 * Another process serves the queues (vhost-user): the transport
 	 * leaves the notification eventfds to it, never reading them, and

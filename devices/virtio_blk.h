@@ -20,21 +20,21 @@
 #define VIRTIO_BLK_CONFIG_SIZE 60u
 
 /* virtio 1.2, 5.2.4: offsets of the fields minnow fills. */
-#define VIRTIO_BLK_CFG_CAPACITY          0
-#define VIRTIO_BLK_CFG_SIZE_MAX          8
-#define VIRTIO_BLK_CFG_SEG_MAX           12
-#define VIRTIO_BLK_CFG_BLK_SIZE          20
-#define VIRTIO_BLK_CFG_NUM_QUEUES        34
-#define VIRTIO_BLK_CFG_MAX_DISCARD       36
-#define VIRTIO_BLK_CFG_MAX_DISCARD_SEG   40
-#define VIRTIO_BLK_CFG_DISCARD_ALIGN     44
-#define VIRTIO_BLK_CFG_MAX_WZ            48
-#define VIRTIO_BLK_CFG_MAX_WZ_SEG        52
-#define VIRTIO_BLK_CFG_WZ_MAY_UNMAP      56
+#define VIRTIO_BLK_CFG_CAPACITY        0
+#define VIRTIO_BLK_CFG_SIZE_MAX        8
+#define VIRTIO_BLK_CFG_SEG_MAX         12
+#define VIRTIO_BLK_CFG_BLK_SIZE        20
+#define VIRTIO_BLK_CFG_NUM_QUEUES      34
+#define VIRTIO_BLK_CFG_MAX_DISCARD     36
+#define VIRTIO_BLK_CFG_MAX_DISCARD_SEG 40
+#define VIRTIO_BLK_CFG_DISCARD_ALIGN   44
+#define VIRTIO_BLK_CFG_MAX_WZ          48
+#define VIRTIO_BLK_CFG_MAX_WZ_SEG      52
+#define VIRTIO_BLK_CFG_WZ_MAY_UNMAP    56
 
 /* The largest data buffer offered (SIZE_MAX), and per-request limits. */
-#define VIRTIO_BLK_SIZE_MAX         (1u << 20)
-#define VIRTIO_BLK_MAX_DWZ_SECTORS  (1u << 22) /* 2 GiB per request */
+#define VIRTIO_BLK_SIZE_MAX        (1u << 20)
+#define VIRTIO_BLK_MAX_DWZ_SECTORS (1u << 22) /* 2 GiB per request */
 
 /*
  * Opens and locks the image named by opts and builds a device for it,

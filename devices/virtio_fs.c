@@ -53,7 +53,8 @@ static int virtio_fs_spec_field(struct virtio_fs_spec *out, const char *key,
 		}
 	} else {
 		log_error("--fs: unknown field '%s' (tag, dir, socket, "
-			  "readonly, cache)", key);
+			  "readonly, cache)",
+			  key);
 		return -EINVAL;
 	}
 	return 0;
@@ -113,10 +114,9 @@ static void virtio_fs_config_read(struct virtio_dev *dev, uint32_t offset,
 static void virtio_fs_serve(struct virtio_fs *fs, struct virtqueue *vq,
 			    const struct vq_chain *chain)
 {
-	uint32_t written = fs_server_handle(fs->server, chain->iov,
-					    chain->nr_readable,
-					    chain->iov + chain->nr_readable,
-					    chain->nr_writable);
+	uint32_t written = fs_server_handle(
+		fs->server, chain->iov, chain->nr_readable,
+		chain->iov + chain->nr_readable, chain->nr_writable);
 
 	vq_push_used(vq, chain->head, written);
 }
@@ -132,7 +132,8 @@ static void virtio_fs_queue_notify(struct virtio_dev *dev, unsigned int qidx)
 {
 	struct virtio_fs *fs = container_of(dev, struct virtio_fs, dev);
 	struct virtqueue *vq = &fs->vqs[qidx];
-	struct vq_chain chain = {.iov = fs->iov, .iov_cap = ARRAY_SIZE(fs->iov)};
+	struct vq_chain chain = {.iov = fs->iov,
+				 .iov_cap = ARRAY_SIZE(fs->iov)};
 	int ret;
 
 	do {
@@ -195,8 +196,7 @@ struct virtio_dev *virtio_fs_create(const struct virtio_fs_spec *spec)
 	return &fs->dev;
 }
 
-int virtio_fs_from_spec(struct vm *vm, const char *str,
-			struct virtio_dev **out)
+int virtio_fs_from_spec(struct vm *vm, const char *str, struct virtio_dev **out)
 {
 	struct virtio_fs_spec spec;
 	int err = virtio_fs_spec_parse(str, &spec);

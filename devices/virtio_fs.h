@@ -16,7 +16,7 @@
 #include "devices/virtio.h"
 
 /* virtio 1.2, 5.11.4: the tag is up to 36 bytes, not NUL-terminated. */
-#define VIRTIO_FS_TAG_BYTES 36
+#define VIRTIO_FS_TAG_BYTES  36
 #define VIRTIO_FS_QUEUE_SIZE 256
 /* virtio 1.2, 5.11.2: queue 0 is hiprio, then the request queues. */
 #define VIRTIO_FS_HIPRIO_QUEUE  0
@@ -33,8 +33,8 @@ _Static_assert(sizeof(struct virtio_fs_config) == 40, "virtio_fs_config");
 /* One --fs flag: tag=TAG,(dir=PATH|socket=PATH)[,readonly=on][,cache=]. */
 struct virtio_fs_spec {
 	char tag[VIRTIO_FS_TAG_BYTES + 1];
-	char dir[PATH_MAX];      /* "" when socket is set */
-	char socket[108];        /* sun_path; "" when dir is set */
+	char dir[PATH_MAX]; /* "" when socket is set */
+	char socket[108];   /* sun_path; "" when dir is set */
 	bool readonly;
 	enum fs_cache cache;
 };

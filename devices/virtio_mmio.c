@@ -22,8 +22,9 @@ static void virtio_mmio_bad_access(struct virtio_mmio *m, uint64_t offset,
 {
 	log_warn_ratelimited(&m->dev->rl,
 			     "%s: ignored %u-byte %s at register offset "
-			     "0x%03" PRIx64, m->dev->name, len,
-			     is_write ? "write" : "read", offset);
+			     "0x%03" PRIx64,
+			     m->dev->name, len, is_write ? "write" : "read",
+			     offset);
 }
 
 static void virtio_mmio_signal(struct virtio_dev *dev, enum virtio_signal why,
@@ -240,7 +241,8 @@ static void virtio_mmio_reg_write(struct virtio_mmio *m, uint64_t offset,
 		m->device_features_sel = val;
 		break;
 	case VIRTIO_MMIO_DRIVER_FEATURES:
-		virtio_dev_set_driver_features(dev, m->driver_features_sel, val);
+		virtio_dev_set_driver_features(dev, m->driver_features_sel,
+					       val);
 		break;
 	case VIRTIO_MMIO_DRIVER_FEATURES_SEL:
 		m->driver_features_sel = val;
@@ -317,8 +319,8 @@ static void virtio_mmio_kick(struct virtio_mmio *m, uint32_t qidx)
 	virtio_dev_queue_notify(m->dev, qidx);
 }
 
-void virtio_mmio_io(void *opaque, uint64_t offset, uint8_t *data,
-		    uint32_t len, bool is_write)
+void virtio_mmio_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
+		    bool is_write)
 {
 	struct virtio_mmio *m = opaque;
 	uint32_t val = 0;
@@ -357,8 +359,8 @@ out:
 static void virtio_mmio_notify_complete(struct ev_op *op, int res,
 					uint32_t flags)
 {
-	struct virtio_mmio_queue *q =
-		container_of(op, struct virtio_mmio_queue, notify_op);
+	struct virtio_mmio_queue *q = container_of(op, struct virtio_mmio_queue,
+						   notify_op);
 	struct virtio_mmio *m = q->mmio;
 	uint64_t count;
 
@@ -466,7 +468,8 @@ int virtio_mmio_attach(struct vm *vm, struct virtio_dev *dev)
 	if (slot >= LAYOUT_VIRTIO_MMIO_MAX ||
 	    LAYOUT_IRQ_VIRTIO_FIRST + slot > LAYOUT_IRQ_VIRTIO_LAST) {
 		log_error("%s: no virtio-mmio window or interrupt left "
-			  "(at most %u devices)", dev->name, slot);
+			  "(at most %u devices)",
+			  dev->name, slot);
 		return -ENOSPC;
 	}
 	m = virtio_mmio_alloc(vm, dev, slot);

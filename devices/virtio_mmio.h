@@ -64,10 +64,10 @@
 #define VIRTIO_MMIO_CONFIG_GENERATION   0x0fc
 #define VIRTIO_MMIO_CONFIG              0x100
 
-#define VIRTIO_MMIO_MAGIC     0x74726976u /* "virt" */
-#define VIRTIO_MMIO_VENDOR    0x4d4e4f57u /* "WONM": any value will do */
-#define VIRTIO_MMIO_INT_VRING 1u /* InterruptStatus: used buffer */
-#define VIRTIO_MMIO_INT_CONFIG 2u /* InterruptStatus: config change */
+#define VIRTIO_MMIO_MAGIC      0x74726976u /* "virt" */
+#define VIRTIO_MMIO_VENDOR     0x4d4e4f57u /* "WONM": any value will do */
+#define VIRTIO_MMIO_INT_VRING  1u          /* InterruptStatus: used buffer */
+#define VIRTIO_MMIO_INT_CONFIG 2u          /* InterruptStatus: config change */
 
 struct vm;
 struct virtio_mmio;
@@ -76,19 +76,19 @@ struct virtio_mmio;
 struct virtio_mmio_queue {
 	struct virtio_mmio *mmio;
 	unsigned int index;
-	int notify_fd;       /* eventfd: KVM ioeventfd or fed by the handler */
+	int notify_fd; /* eventfd: KVM ioeventfd or fed by the handler */
 	struct ev_op notify_op;
-	uint32_t num;        /* QueueNum as written */
+	uint32_t num; /* QueueNum as written */
 	uint64_t desc, driver, device;
 };
 
 struct virtio_mmio {
 	struct virtio_dev *dev;
 	struct evloop *loop;
-	int vm_fd;           /* -1 without KVM */
-	uint64_t base;       /* guest-physical base of the window */
-	uint32_t irq;        /* IOAPIC pin / GSI */
-	int irq_fd;          /* eventfd: KVM irqfd, or read by tests */
+	int vm_fd;     /* -1 without KVM */
+	uint64_t base; /* guest-physical base of the window */
+	uint32_t irq;  /* IOAPIC pin / GSI */
+	int irq_fd;    /* eventfd: KVM irqfd, or read by tests */
 
 	/* Register state, under dev->lock. */
 	uint32_t device_features_sel;
@@ -125,7 +125,7 @@ void virtio_mmio_destroy(struct virtio_mmio *m);
 int virtio_mmio_cmdline(const struct vm *vm, char *buf, size_t size);
 
 /* The bus handler for the register window (exported for tests). */
-void virtio_mmio_io(void *opaque, uint64_t offset, uint8_t *data,
-		    uint32_t len, bool is_write);
+void virtio_mmio_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
+		    bool is_write);
 
 #endif

@@ -78,7 +78,8 @@ static bool virtio_rng_handle(struct virtio_rng *rng,
 static void virtio_rng_queue_notify(struct virtio_dev *dev, unsigned int qidx)
 {
 	struct virtio_rng *rng = container_of(dev, struct virtio_rng, dev);
-	struct vq_chain chain = {.iov = rng->iov, .iov_cap = ARRAY_SIZE(rng->iov)};
+	struct vq_chain chain = {.iov = rng->iov,
+				 .iov_cap = ARRAY_SIZE(rng->iov)};
 	int ret;
 
 	do {

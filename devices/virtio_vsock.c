@@ -34,7 +34,7 @@ struct vsock_stream {
 	struct vsock_stream *ready_next;  /* rx FIFO */
 	bool ready;                       /* in the rx FIFO */
 	bool in_table;
-	bool released;                    /* the host socket is gone */
+	bool released; /* the host socket is gone */
 };
 
 struct vsock_rst {
@@ -63,7 +63,7 @@ struct virtio_vsock {
 	bool was_active;
 	uint32_t next_host_port;
 
-	int sweep_fd;        /* the vCPU-side reset asks the loop to sweep */
+	int sweep_fd; /* the vCPU-side reset asks the loop to sweep */
 	struct ev_op sweep_op;
 	struct ev_op tick_op;
 	struct __kernel_timespec tick_ts;
@@ -298,9 +298,8 @@ static void vsock_tx_request(struct virtio_vsock *v, const struct vsock_hdr *h)
 	}
 	fd = vsock_unix_connect_port(&v->bridge, h->dst_port);
 	if (fd < 0) {
-		log_debug("%s: guest port %u to host port %u: %s",
-			  v->dev.name, h->src_port, h->dst_port,
-			  strerror(-fd));
+		log_debug("%s: guest port %u to host port %u: %s", v->dev.name,
+			  h->src_port, h->dst_port, strerror(-fd));
 		vsock_rst_queue(v, h);
 		return;
 	}
@@ -313,8 +312,7 @@ static void vsock_tx_request(struct virtio_vsock *v, const struct vsock_hdr *h)
 	vsock_stream_update(v, s);
 }
 
-static void vsock_tx_for_stream(struct virtio_vsock *v,
-				struct vsock_stream *s,
+static void vsock_tx_for_stream(struct virtio_vsock *v, struct vsock_stream *s,
 				const struct vsock_hdr *h,
 				const struct vq_chain *ch)
 {
@@ -346,12 +344,13 @@ static bool vsock_tx_handle(struct virtio_vsock *v, const struct vq_chain *ch)
 
 	/* virtio 1.2, 5.10.6.4: tx buffers are device-readable only. */
 	if (ch->nr_writable) {
-		virtio_dev_fail(&v->dev, "tx packet %u has %u writable "
-				"buffers", ch->head, ch->nr_writable);
+		virtio_dev_fail(&v->dev,
+				"tx packet %u has %u writable "
+				"buffers",
+				ch->head, ch->nr_writable);
 		return false;
 	}
-	err = vsock_pkt_parse(ch->iov, ch->nr_readable, ch->readable_bytes,
-			      &h);
+	err = vsock_pkt_parse(ch->iov, ch->nr_readable, ch->readable_bytes, &h);
 	if (err) {
 		virtio_dev_fail(&v->dev, "tx packet %u (%u bytes): %s",
 				ch->head, ch->readable_bytes,
@@ -362,10 +361,11 @@ static bool vsock_tx_handle(struct virtio_vsock *v, const struct vq_chain *ch)
 	switch (vsock_pkt_classify(&h, v->guest_cid)) {
 	case VSOCK_PKT_DROP:
 		if (h.op != VSOCK_OP_RST)
-			log_warn_ratelimited(&v->dev.rl,
-					     "%s: dropped op %u from cid %" PRIu64
-					     " to cid %" PRIu64, v->dev.name,
-					     h.op, h.src_cid, h.dst_cid);
+			log_warn_ratelimited(
+				&v->dev.rl,
+				"%s: dropped op %u from cid %" PRIu64
+				" to cid %" PRIu64,
+				v->dev.name, h.op, h.src_cid, h.dst_cid);
 		return true;
 	case VSOCK_PKT_REPLY_RST:
 		vsock_rst_queue(v, &h);
@@ -376,8 +376,8 @@ static bool vsock_tx_handle(struct virtio_vsock *v, const struct vq_chain *ch)
 
 	c = vsock_conn_find(&v->table, h.dst_port, h.src_port);
 	if (c)
-		vsock_tx_for_stream(v, container_of(c, struct vsock_stream,
-						    conn), &h, ch);
+		vsock_tx_for_stream(
+			v, container_of(c, struct vsock_stream, conn), &h, ch);
 	else if (h.op == VSOCK_OP_REQUEST)
 		vsock_tx_request(v, &h);
 	else if (h.op != VSOCK_OP_RST)
@@ -490,8 +490,10 @@ static void vsock_config_write(struct virtio_dev *dev, uint32_t offset,
 {
 	(void)offset;
 	(void)data;
-	log_warn_ratelimited(&dev->rl, "%s: ignored %u-byte write to the "
-			     "read-only guest_cid", dev->name, len);
+	log_warn_ratelimited(&dev->rl,
+			     "%s: ignored %u-byte write to the "
+			     "read-only guest_cid",
+			     dev->name, len);
 }
 
 static int vsock_activate(struct virtio_dev *dev)
@@ -524,8 +526,7 @@ static void vsock_reset(struct virtio_dev *dev)
 		v->event_pending = true;
 	v->was_active = false;
 	if (v->sweep_fd >= 0 && write(v->sweep_fd, &one, sizeof(one)) < 0)
-		log_debug("%s: sweep eventfd: %s", dev->name,
-			  strerror(errno));
+		log_debug("%s: sweep eventfd: %s", dev->name, strerror(errno));
 }
 
 static void vsock_destroy(struct virtio_dev *dev)
@@ -628,7 +629,8 @@ static void vsock_sweep(struct virtio_vsock *v)
 
 static void vsock_sweep_ready(struct ev_op *op, int res, uint32_t flags)
 {
-	struct virtio_vsock *v = container_of(op, struct virtio_vsock, sweep_op);
+	struct virtio_vsock *v = container_of(op, struct virtio_vsock,
+					      sweep_op);
 	uint64_t count;
 
 	pthread_mutex_lock(&v->dev.lock);
@@ -699,7 +701,8 @@ int virtio_vsock_parse_spec(const char *spec, struct virtio_vsock_config *cfg,
 			    field[4] == '-' || cfg->guest_cid < 3 ||
 			    cfg->guest_cid >= 0xffffffffull) {
 				log_error("--vsock: cid=%s: expected a number "
-					  "from 3 to 4294967294", field + 4);
+					  "from 3 to 4294967294",
+					  field + 4);
 				return -EINVAL;
 			}
 			have_cid = true;
@@ -707,7 +710,8 @@ int virtio_vsock_parse_spec(const char *spec, struct virtio_vsock_config *cfg,
 			cfg->socket_path = field + 7;
 		} else {
 			log_error("--vsock: unknown or empty field '%s' "
-				  "(expected cid=N,socket=PATH)", field);
+				  "(expected cid=N,socket=PATH)",
+				  field);
 			return -EINVAL;
 		}
 	}

@@ -12,21 +12,23 @@ static const char *const vq_error_names[] = {
 	[VQ_ERR_HEAD_RANGE - VQ_ERR_NOT_READY] = "head index out of range",
 	[VQ_ERR_NEXT_RANGE - VQ_ERR_NOT_READY] = "next index out of range",
 	[VQ_ERR_LOOP - VQ_ERR_NOT_READY] = "descriptor chain loops",
-	[VQ_ERR_TOO_LONG - VQ_ERR_NOT_READY] =
-		"descriptor chain longer than the queue",
+	[VQ_ERR_TOO_LONG -
+		VQ_ERR_NOT_READY] = "descriptor chain longer than the queue",
 	[VQ_ERR_ZERO_LEN - VQ_ERR_NOT_READY] = "zero-length descriptor",
-	[VQ_ERR_LEN_OVERFLOW - VQ_ERR_NOT_READY] = "descriptor length overflows",
+	[VQ_ERR_LEN_OVERFLOW -
+		VQ_ERR_NOT_READY] = "descriptor length overflows",
 	[VQ_ERR_ADDR - VQ_ERR_NOT_READY] = "buffer outside guest memory",
-	[VQ_ERR_INDIRECT_FEATURE - VQ_ERR_NOT_READY] =
-		"indirect descriptor without INDIRECT_DESC",
+	[VQ_ERR_INDIRECT_FEATURE -
+		VQ_ERR_NOT_READY] = "indirect descriptor without INDIRECT_DESC",
 	[VQ_ERR_INDIRECT_NESTED - VQ_ERR_NOT_READY] =
 		"indirect descriptor inside an indirect table",
-	[VQ_ERR_INDIRECT_NEXT - VQ_ERR_NOT_READY] =
-		"indirect descriptor with NEXT set",
+	[VQ_ERR_INDIRECT_NEXT -
+		VQ_ERR_NOT_READY] = "indirect descriptor with NEXT set",
 	[VQ_ERR_INDIRECT_LEN - VQ_ERR_NOT_READY] = "bad indirect table length",
 	[VQ_ERR_ORDER - VQ_ERR_NOT_READY] =
 		"device-readable descriptor after a device-writable one",
-	[VQ_ERR_IOV_FULL - VQ_ERR_NOT_READY] = "too many buffers for the device",
+	[VQ_ERR_IOV_FULL -
+		VQ_ERR_NOT_READY] = "too many buffers for the device",
 };
 
 const char *vq_strerror(int err)

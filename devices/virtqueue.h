@@ -66,21 +66,21 @@ _Static_assert(sizeof(struct vq_used_elem) == 8, "virtq_used_elem is 8 bytes");
  * above the errno range so that they can never be mistaken for one.
  */
 enum vq_error {
-	VQ_ERR_NOT_READY = 4096,  /* queue not set up */
-	VQ_ERR_AVAIL_IDX,         /* avail idx more than size ahead */
-	VQ_ERR_HEAD_RANGE,        /* head index >= queue size */
-	VQ_ERR_NEXT_RANGE,        /* next index outside its table */
-	VQ_ERR_LOOP,              /* a descriptor reached twice */
-	VQ_ERR_TOO_LONG,          /* more buffers than the queue size */
-	VQ_ERR_ZERO_LEN,          /* a buffer of length 0 */
-	VQ_ERR_LEN_OVERFLOW,      /* addr + len wraps, or total >= 4 GiB */
-	VQ_ERR_ADDR,              /* buffer or table outside guest RAM */
-	VQ_ERR_INDIRECT_FEATURE,  /* INDIRECT without the feature */
-	VQ_ERR_INDIRECT_NESTED,   /* INDIRECT inside an indirect table */
-	VQ_ERR_INDIRECT_NEXT,     /* INDIRECT and NEXT both set */
-	VQ_ERR_INDIRECT_LEN,      /* table size 0, not 16*n or > queue size */
-	VQ_ERR_ORDER,             /* device-readable after device-writable */
-	VQ_ERR_IOV_FULL,          /* the caller's iovec array is too small */
+	VQ_ERR_NOT_READY = 4096, /* queue not set up */
+	VQ_ERR_AVAIL_IDX,        /* avail idx more than size ahead */
+	VQ_ERR_HEAD_RANGE,       /* head index >= queue size */
+	VQ_ERR_NEXT_RANGE,       /* next index outside its table */
+	VQ_ERR_LOOP,             /* a descriptor reached twice */
+	VQ_ERR_TOO_LONG,         /* more buffers than the queue size */
+	VQ_ERR_ZERO_LEN,         /* a buffer of length 0 */
+	VQ_ERR_LEN_OVERFLOW,     /* addr + len wraps, or total >= 4 GiB */
+	VQ_ERR_ADDR,             /* buffer or table outside guest RAM */
+	VQ_ERR_INDIRECT_FEATURE, /* INDIRECT without the feature */
+	VQ_ERR_INDIRECT_NESTED,  /* INDIRECT inside an indirect table */
+	VQ_ERR_INDIRECT_NEXT,    /* INDIRECT and NEXT both set */
+	VQ_ERR_INDIRECT_LEN,     /* table size 0, not 16*n or > queue size */
+	VQ_ERR_ORDER,            /* device-readable after device-writable */
+	VQ_ERR_IOV_FULL,         /* the caller's iovec array is too small */
 	VQ_ERR_LAST,
 };
 
@@ -99,9 +99,9 @@ struct virtqueue {
 	bool event_idx;
 	bool indirect;
 	const struct gmem *mem;
-	const uint8_t *desc;  /* host view of the descriptor table */
-	uint16_t *avail;      /* flags, idx, ring[size], used_event */
-	uint16_t *used_hdr;   /* flags, idx; elements follow */
+	const uint8_t *desc; /* host view of the descriptor table */
+	uint16_t *avail;     /* flags, idx, ring[size], used_event */
+	uint16_t *used_hdr;  /* flags, idx; elements follow */
 	struct vq_used_elem *used_ring;
 	uint16_t *avail_event;
 

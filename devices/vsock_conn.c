@@ -189,8 +189,7 @@ static uint32_t vsock_conn_violation(struct vsock_conn *c)
 
 static uint32_t vsock_conn_recv_rw(struct vsock_conn *c,
 				   const struct vsock_hdr *hdr,
-				   const struct iovec *iov,
-				   unsigned int nr_iov)
+				   const struct iovec *iov, unsigned int nr_iov)
 {
 	/* Data after "I send no more", or beyond the credit given. */
 	if (c->peer_shutdown & VSOCK_SHUTDOWN_SEND)
@@ -426,7 +425,8 @@ static unsigned int vsock_conn_hash(uint32_t host_port, uint32_t guest_port)
 struct vsock_conn *vsock_conn_find(const struct vsock_conn_table *t,
 				   uint32_t host_port, uint32_t guest_port)
 {
-	struct vsock_conn *c = t->bucket[vsock_conn_hash(host_port, guest_port)];
+	struct vsock_conn *c =
+		t->bucket[vsock_conn_hash(host_port, guest_port)];
 
 	while (c && (c->host_port != host_port || c->guest_port != guest_port))
 		c = c->hash_next;

@@ -34,9 +34,9 @@
 #define VSOCK_TO_GUEST_BYTES (64u * 1024)
 
 enum vsock_conn_state {
-	VSOCK_CONN_CONNECTING,  /* host-initiated, no RESPONSE yet */
+	VSOCK_CONN_CONNECTING, /* host-initiated, no RESPONSE yet */
 	VSOCK_CONN_ESTABLISHED,
-	VSOCK_CONN_CLOSED,      /* over; may still owe the guest an RST */
+	VSOCK_CONN_CLOSED, /* over; may still owe the guest an RST */
 };
 
 /* Control packets owed to the guest (vsock_conn.owed). */
@@ -66,12 +66,12 @@ struct vsock_conn {
 	uint64_t guest_cid;
 	enum vsock_conn_state state;
 	bool host_initiated;
-	bool request_sent;     /* the REQUEST reached the guest */
-	uint32_t owed;         /* VSOCK_OWE_* */
+	bool request_sent;       /* the REQUEST reached the guest */
+	uint32_t owed;           /* VSOCK_OWE_* */
 	uint32_t peer_shutdown;  /* SHUTDOWN flags the guest sent */
 	uint32_t local_shutdown; /* SHUTDOWN flags minnow decided on */
 	uint32_t shutdown_sent;  /* of those, already sent */
-	bool host_eof;         /* the host socket will send no more */
+	bool host_eof;           /* the host socket will send no more */
 
 	/* Guest to host: the credit minnow grants (virtio 1.2, 5.10.6.3). */
 	uint32_t buf_alloc;
@@ -83,11 +83,11 @@ struct vsock_conn {
 	/* Host to guest: the credit the guest grants. */
 	uint32_t peer_buf_alloc;
 	uint32_t peer_fwd_cnt;
-	uint32_t tx_cnt;       /* payload bytes sent to the guest */
-	bool credit_asked;     /* CREDIT_REQUEST sent since the last news */
+	uint32_t tx_cnt;   /* payload bytes sent to the guest */
+	bool credit_asked; /* CREDIT_REQUEST sent since the last news */
 	struct vsock_ring to_guest;
 
-	uint64_t deadline_ns;  /* CONNECTING: give up then; 0 = none */
+	uint64_t deadline_ns; /* CONNECTING: give up then; 0 = none */
 
 	struct vsock_conn *hash_next; /* owned by the table */
 };

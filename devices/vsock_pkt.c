@@ -34,7 +34,8 @@ size_t vsock_iov_read(const struct iovec *iov, unsigned int nr_iov,
 		n = iov[i].iov_len - offset;
 		if (n > len - done)
 			n = len - done;
-		memcpy(out + done, (const uint8_t *)iov[i].iov_base + offset, n);
+		memcpy(out + done, (const uint8_t *)iov[i].iov_base + offset,
+		       n);
 		done += n;
 		offset = 0;
 	}

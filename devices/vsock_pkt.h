@@ -63,7 +63,8 @@ struct vsock_hdr_le {
 	uint32_t buf_alloc;
 	uint32_t fwd_cnt;
 } __attribute__((packed));
-_Static_assert(sizeof(struct vsock_hdr_le) == 44, "virtio_vsock_hdr is 44 bytes");
+_Static_assert(sizeof(struct vsock_hdr_le) == 44,
+	       "virtio_vsock_hdr is 44 bytes");
 
 #define VSOCK_HDR_BYTES ((uint32_t)sizeof(struct vsock_hdr_le))
 
@@ -83,9 +84,9 @@ struct vsock_hdr {
 
 /* Why vsock_pkt_parse() refused a tx chain; each is returned negated. */
 enum vsock_pkt_error {
-	VSOCK_PKT_ERR_SHORT = 1,  /* fewer readable bytes than a header */
-	VSOCK_PKT_ERR_LEN,        /* len past the readable buffers */
-	VSOCK_PKT_ERR_TOO_BIG,    /* len over VSOCK_MAX_PAYLOAD */
+	VSOCK_PKT_ERR_SHORT = 1, /* fewer readable bytes than a header */
+	VSOCK_PKT_ERR_LEN,       /* len past the readable buffers */
+	VSOCK_PKT_ERR_TOO_BIG,   /* len over VSOCK_MAX_PAYLOAD */
 };
 
 /*

@@ -78,8 +78,9 @@ int main(int argc, char **argv)
 	int count, started = 0, left;
 
 	if (argc < 5 || (count = atoi(argv[1])) < 1 || count > SPAWN_MAX) {
-		fprintf(stderr, "usage: bench-startup-spawn COUNT DIR TAG "
-				"COMMAND [ARG...] (COUNT 1 to %d)\n",
+		fprintf(stderr,
+			"usage: bench-startup-spawn COUNT DIR TAG "
+			"COMMAND [ARG...] (COUNT 1 to %d)\n",
 			SPAWN_MAX);
 		return 2;
 	}

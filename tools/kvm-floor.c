@@ -43,9 +43,7 @@ static uint64_t floor_ns[FLOOR_NR_PHASES];
 
 /* Real mode at 0:0: mov dx, 0x501; xor al, al; out dx, al; hlt. */
 static const uint8_t floor_guest[] = {
-	0xba, FLOOR_DEBUG_PORT & 0xff, FLOOR_DEBUG_PORT >> 8,
-	0x30, 0xc0,
-	0xee,
+	0xba, FLOOR_DEBUG_PORT & 0xff, FLOOR_DEBUG_PORT >> 8, 0x30, 0xc0, 0xee,
 	0xf4,
 };
 
@@ -89,8 +87,9 @@ static void floor_print_json(void)
 			(unsigned long long)floor_ns[i]);
 		sep = ", ";
 	}
-	fprintf(stderr, "}, \"guest_markers_ns\": [], "
-			"\"guest_ram_resident_bytes\": %d}\n",
+	fprintf(stderr,
+		"}, \"guest_markers_ns\": [], "
+		"\"guest_ram_resident_bytes\": %d}\n",
 		FLOOR_PAGE_SIZE);
 }
 
@@ -127,8 +126,8 @@ int main(int argc, char **argv)
 	run_size = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (run_size <= 0)
 		return floor_fail("KVM_GET_VCPU_MMAP_SIZE");
-	run = mmap(NULL, (size_t)run_size, PROT_READ | PROT_WRITE,
-		   MAP_SHARED, vcpu_fd, 0);
+	run = mmap(NULL, (size_t)run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   vcpu_fd, 0);
 	if (run == MAP_FAILED)
 		return floor_fail("mmap of the vCPU run area");
 	if (floor_set_regs(vcpu_fd) < 0)

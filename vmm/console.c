@@ -48,8 +48,8 @@ static void console_tty_raw(struct console *con)
 
 static void console_arm_input(struct console *con)
 {
-	io_uring_prep_poll_add(evloop_prep(con->loop, &con->in_op),
-			       con->in_fd, POLLIN);
+	io_uring_prep_poll_add(evloop_prep(con->loop, &con->in_op), con->in_fd,
+			       POLLIN);
 }
 
 /* Offers pending input to the UART; true when all of it was taken. */
@@ -57,8 +57,7 @@ static bool console_flush_pending(struct console *con)
 {
 	size_t taken;
 
-	taken = serial_8250_receive(con->uart,
-				    con->pending + con->pending_off,
+	taken = serial_8250_receive(con->uart, con->pending + con->pending_off,
 				    con->pending_len);
 	con->pending_off += taken;
 	con->pending_len -= taken;

@@ -17,12 +17,12 @@
 struct console {
 	struct serial_8250 *uart;
 	struct evloop *loop;
-	int in_fd;            /* -1 when there is no input */
-	int out_fd;           /* what the UART writes to */
-	bool out_owned;       /* out_fd is a file we opened */
-	bool tty_raw;         /* in_fd's terminal settings need restoring */
+	int in_fd;      /* -1 when there is no input */
+	int out_fd;     /* what the UART writes to */
+	bool out_owned; /* out_fd is a file we opened */
+	bool tty_raw;   /* in_fd's terminal settings need restoring */
 	struct termios saved_tty;
-	int room_fd;          /* eventfd: the UART has room again */
+	int room_fd; /* eventfd: the UART has room again */
 	struct ev_op in_op;
 	struct ev_op room_op;
 	uint8_t pending[256]; /* input read but not yet taken by the UART */

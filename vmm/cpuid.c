@@ -8,35 +8,36 @@
 #include <sys/ioctl.h>
 
 /* Leaf 1 ECX/EDX, leaf 7 EBX/ECX/EDX bits used below (Intel SDM vol. 2A). */
-#define CPUID_1_ECX_MONITOR   (1u << 3)
-#define CPUID_1_ECX_VMX       (1u << 5)
-#define CPUID_1_ECX_SMX       (1u << 6)
-#define CPUID_1_ECX_FMA       (1u << 12)
-#define CPUID_1_ECX_PCID      (1u << 17)
-#define CPUID_1_ECX_X2APIC    (1u << 21)
-#define CPUID_1_ECX_MOVBE     (1u << 22)
-#define CPUID_1_ECX_TSC_DL    (1u << 24)
-#define CPUID_1_ECX_XSAVE     (1u << 26)
-#define CPUID_1_ECX_OSXSAVE   (1u << 27)
-#define CPUID_1_ECX_AVX       (1u << 28)
-#define CPUID_1_ECX_F16C      (1u << 29)
-#define CPUID_1_ECX_RDRAND    (1u << 30)
-#define CPUID_1_ECX_HYPERV    (1u << 31)
-#define CPUID_1_EDX_HTT       (1u << 28)
-#define CPUID_7_EBX_HLE       (1u << 4)
-#define CPUID_7_EBX_AVX2      (1u << 5)
-#define CPUID_7_EBX_RTM       (1u << 11)
-#define CPUID_7_EBX_MPX       (1u << 14)
-#define CPUID_7_EBX_AVX512F   (1u << 16)
+#define CPUID_1_ECX_MONITOR     (1u << 3)
+#define CPUID_1_ECX_VMX         (1u << 5)
+#define CPUID_1_ECX_SMX         (1u << 6)
+#define CPUID_1_ECX_FMA         (1u << 12)
+#define CPUID_1_ECX_PCID        (1u << 17)
+#define CPUID_1_ECX_X2APIC      (1u << 21)
+#define CPUID_1_ECX_MOVBE       (1u << 22)
+#define CPUID_1_ECX_TSC_DL      (1u << 24)
+#define CPUID_1_ECX_XSAVE       (1u << 26)
+#define CPUID_1_ECX_OSXSAVE     (1u << 27)
+#define CPUID_1_ECX_AVX         (1u << 28)
+#define CPUID_1_ECX_F16C        (1u << 29)
+#define CPUID_1_ECX_RDRAND      (1u << 30)
+#define CPUID_1_ECX_HYPERV      (1u << 31)
+#define CPUID_1_EDX_HTT         (1u << 28)
+#define CPUID_7_EBX_HLE         (1u << 4)
+#define CPUID_7_EBX_AVX2        (1u << 5)
+#define CPUID_7_EBX_RTM         (1u << 11)
+#define CPUID_7_EBX_MPX         (1u << 14)
+#define CPUID_7_EBX_AVX512F     (1u << 16)
 #define CPUID_7_EBX_AVX512_MASK 0xdc230000u /* F DQ IFMA PF ER CD BW VL */
-#define CPUID_7_ECX_AVX512_MASK 0x00005842u /* VBMI VBMI2 VNNI BITALG VPOPCNT */
-#define CPUID_7_ECX_PKU       (1u << 3)
-#define CPUID_7_ECX_WAITPKG   (1u << 5)
-#define CPUID_7_EDX_AMX_MASK  0x01c00000u /* AMX-BF16 AMX-TILE AMX-INT8 */
+/* VBMI, VBMI2, VNNI, BITALG and VPOPCNTDQ. */
+#define CPUID_7_ECX_AVX512_MASK 0x00005842u
+#define CPUID_7_ECX_PKU         (1u << 3)
+#define CPUID_7_ECX_WAITPKG     (1u << 5)
+#define CPUID_7_EDX_AMX_MASK    0x01c00000u /* AMX-BF16 AMX-TILE AMX-INT8 */
 
 /* KVM's paravirtual leaf (Documentation/virt/kvm/x86/cpuid.rst). */
-#define KVM_CPUID_FEATURES       0x40000001u
-#define KVM_FEATURE_PV_SEND_IPI  11
+#define KVM_CPUID_FEATURES      0x40000001u
+#define KVM_FEATURE_PV_SEND_IPI 11
 
 int cpu_template_parse(const char *name, enum cpu_template *out)
 {

@@ -143,8 +143,7 @@ static unsigned int evloop_reap(struct evloop *loop)
 	struct io_uring_cqe *cqe;
 	unsigned int head, seen = 0;
 
-	io_uring_for_each_cqe(&loop->ring, head, cqe)
-	{
+	io_uring_for_each_cqe (&loop->ring, head, cqe) {
 		struct ev_op *op = io_uring_cqe_get_data(cqe);
 		int res = cqe->res;
 		uint32_t flags = cqe->flags;

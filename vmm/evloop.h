@@ -30,7 +30,7 @@ struct ev_op {
 
 struct evloop {
 	struct io_uring ring;
-	int wake_fd;           /* eventfd for evloop_wake() */
+	int wake_fd; /* eventfd for evloop_wake() */
 	struct ev_op wake_op;
 	uint64_t wake_count;
 	bool ready;

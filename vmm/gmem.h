@@ -18,19 +18,19 @@ typedef uint64_t gpa_t;
 #define GMEM_MMIO_HOLE_START 0xC0000000ull
 #define GMEM_4GIB            0x100000000ull
 /* Guest RAM takes at most 2; a vhost-user back end's table up to 8. */
-#define GMEM_MAX_REGIONS     8
+#define GMEM_MAX_REGIONS 8
 
 struct gmem_region {
 	gpa_t gpa;
 	uint64_t size;
-	uint8_t *host;       /* within gmem.base */
-	uint64_t fd_offset;  /* offset of this region in the memfd */
+	uint8_t *host;      /* within gmem.base */
+	uint64_t fd_offset; /* offset of this region in the memfd */
 };
 
 struct gmem {
-	int fd;              /* memfd holding all of RAM; -1 when none */
-	uint8_t *base;       /* host mapping of the whole memfd */
-	uint64_t size;       /* total RAM */
+	int fd;        /* memfd holding all of RAM; -1 when none */
+	uint8_t *base; /* host mapping of the whole memfd */
+	uint64_t size; /* total RAM */
 	size_t nr_regions;
 	struct gmem_region regions[GMEM_MAX_REGIONS];
 };

@@ -35,7 +35,8 @@ int kvm_open(void)
 		if (err == -ENOENT)
 			log_error("kvm: %s does not exist: load the kvm module "
 				  "(kvm_intel or kvm_amd) or run on a host "
-				  "with KVM", KVM_DEVICE_PATH);
+				  "with KVM",
+				  KVM_DEVICE_PATH);
 		else if (err == -EACCES || err == -EPERM)
 			log_error("kvm: no permission to open %s: run as a "
 				  "member of its group (usually kvm)",

@@ -45,7 +45,8 @@ static int vm_attach_vsock(struct vm *vm, const struct cli_devices *specs)
 
 	if (specs->nr > 1) {
 		log_error("vm: --vsock given %u times: only one vsock device "
-			  "is supported (the guest has one CID)", specs->nr);
+			  "is supported (the guest has one CID)",
+			  specs->nr);
 		return -EINVAL;
 	}
 	err = virtio_vsock_parse_spec(specs->specs[0], &cfg, &storage);
@@ -76,7 +77,8 @@ int vm_devices_attach(struct vm *vm, const struct cli_run *opts)
 
 		err = blk_options_parse(opts->disks.specs[i], &blk_opts);
 		if (!err)
-			err = virtio_blk_create(&blk_opts, &vm->loop, i, &blk_dev);
+			err = virtio_blk_create(&blk_opts, &vm->loop, i,
+						&blk_dev);
 		if (!err)
 			err = vm_attach_virtio(vm, blk_dev, "virtio-blk");
 		if (err)
@@ -87,7 +89,8 @@ int vm_devices_attach(struct vm *vm, const struct cli_run *opts)
 	for (unsigned int i = 0; i < opts->nets.nr; i++) {
 		struct virtio_dev *dev;
 
-		err = virtio_net_from_spec(&vm->loop, opts->nets.specs[i], &dev);
+		err = virtio_net_from_spec(&vm->loop, opts->nets.specs[i],
+					   &dev);
 		if (err)
 			return err;
 		err = vm_attach_virtio(vm, dev, "virtio-net");

@@ -74,8 +74,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_send(s, (uint8_t *)&init, sizeof(init), 0);
 	while (size >= 5) {
 		uint8_t flags = data[0];
-		struct fuse_in_header h = {.opcode = data[1], .nodeid = data[2],
-					   .unique = 2};
+		struct fuse_in_header h = {
+			.opcode = data[1], .nodeid = data[2], .unique = 2};
 		size_t len = (size_t)data[3] | (size_t)data[4] << 8;
 		size_t hlen = (flags & 1) ? 0 : sizeof(h);
 

@@ -71,7 +71,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size -= FUZZ_HEADER;
 
 	memset(mem.base, 0, FUZZ_IMAGE_BYTES);
-	memcpy(mem.base, data, size < FUZZ_IMAGE_BYTES ? size : FUZZ_IMAGE_BYTES);
+	memcpy(mem.base, data,
+	       size < FUZZ_IMAGE_BYTES ? size : FUZZ_IMAGE_BYTES);
 	if (vq_setup(&vq, &mem, features))
 		return 0;
 

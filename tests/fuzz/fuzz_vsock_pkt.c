@@ -80,7 +80,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 			if (vsock_pkt_parse(&iov, 1, len, &h))
 				break;
-			if (vsock_pkt_classify(&h, GUEST_CID) != VSOCK_PKT_HANDLE)
+			if (vsock_pkt_classify(&h, GUEST_CID) !=
+			    VSOCK_PKT_HANDLE)
 				break;
 			if (!live[i]) {
 				if (h.op != VSOCK_OP_REQUEST)
@@ -106,8 +107,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case 3:
 			if (live[i]) {
-				uint32_t n = len < c->to_host.len ? len
-								  : c->to_host.len;
+				uint32_t n = len < c->to_host.len
+						     ? len
+						     : c->to_host.len;
 
 				vsock_conn_host_written(c, n);
 			}

@@ -71,9 +71,9 @@ static inline int blk_add_pieces(struct virtq *q, struct blk_slot *s,
 	if (type == BLK_T_DISCARD || type == BLK_T_WRITE_ZEROES)
 		b[n++] = (struct virtq_buf){s->seg, 16, false};
 	for (uint32_t off = 0; off < len && n < 39; off += piece)
-		b[n++] = (struct virtq_buf){(uint8_t *)buf + off,
-					    len - off < piece ? len - off : piece,
-					    writes};
+		b[n++] = (struct virtq_buf){
+			(uint8_t *)buf + off,
+			len - off < piece ? len - off : piece, writes};
 	b[n++] = (struct virtq_buf){&s->status, 1, true};
 	return virtq_add(q, b, n, head);
 }

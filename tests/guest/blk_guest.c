@@ -66,14 +66,14 @@ static int check(uint8_t *p, uint32_t len, uint64_t off, uint8_t seed)
 	return a.bad ? -1 : 0;
 }
 
-#define EXPECT(what, got, want)                                               \
-	do {                                                                  \
-		int got_ = (got);                                             \
-		if (got_ != (want)) {                                         \
-			printf("blk: %s: got %d, want %d\n", what, got_,      \
-			       want);                                         \
-			return -1;                                            \
-		}                                                             \
+#define EXPECT(what, got, want)                                                \
+	do {                                                                   \
+		int got_ = (got);                                              \
+		if (got_ != (want)) {                                          \
+			printf("blk: %s: got %d, want %d\n", what, got_,       \
+			       want);                                          \
+			return -1;                                             \
+		}                                                              \
 	} while (0)
 
 static struct virtq *setup(uint64_t wanted, unsigned int nq)
@@ -196,12 +196,14 @@ static int mode_basic(void)
 	       BLK_S_UNSUPP);
 
 	/* Past the end: refused, nothing written. */
-	EXPECT("write past end", blk_do(q, &slots[0], BLK_T_OUT, capacity - 1,
-					buf, 1024), BLK_S_IOERR);
-	EXPECT("read past end", blk_do(q, &slots[0], BLK_T_IN, capacity, rbuf,
-				       512), BLK_S_IOERR);
-	EXPECT("zeroes past end", dwz(q, BLK_T_WRITE_ZEROES, capacity - 1, 2, 0),
+	EXPECT("write past end",
+	       blk_do(q, &slots[0], BLK_T_OUT, capacity - 1, buf, 1024),
 	       BLK_S_IOERR);
+	EXPECT("read past end",
+	       blk_do(q, &slots[0], BLK_T_IN, capacity, rbuf, 512),
+	       BLK_S_IOERR);
+	EXPECT("zeroes past end",
+	       dwz(q, BLK_T_WRITE_ZEROES, capacity - 1, 2, 0), BLK_S_IOERR);
 
 	EXPECT("get-id", blk_do(q, &slots[0], BLK_T_GET_ID, 0, id, 20),
 	       BLK_S_OK);
@@ -250,9 +252,10 @@ static int mode_mq(void)
 		uint64_t off = (2u << 20) + 4096ull * i;
 
 		fill(buf, 4096, off, (uint8_t)(10 + i));
-		EXPECT("write on queue", blk_do(dev.queues[i], &slots[i],
-						BLK_T_OUT, off / 512, buf,
-						4096), BLK_S_OK);
+		EXPECT("write on queue",
+		       blk_do(dev.queues[i], &slots[i], BLK_T_OUT, off / 512,
+			      buf, 4096),
+		       BLK_S_OK);
 	}
 	return 0;
 }
@@ -265,8 +268,9 @@ static int mode_safety(void)
 		return -1;
 	for (uint32_t off = 0; off < (1u << 20); off += 65536) {
 		fill(buf, 65536, (4u << 20) + off, 20);
-		EXPECT("write", blk_do(q, &slots[0], BLK_T_OUT,
-				       ((4u << 20) + off) / 512, buf, 65536),
+		EXPECT("write",
+		       blk_do(q, &slots[0], BLK_T_OUT, ((4u << 20) + off) / 512,
+			      buf, 65536),
 		       BLK_S_OK);
 	}
 	EXPECT("flush", blk_do(q, &slots[0], BLK_T_FLUSH, 0, NULL, 0),
@@ -293,8 +297,8 @@ static int mode_hostile(void)
 	q = setup(BLK_F_FLUSH, 1);
 	if (!q)
 		return -1;
-	EXPECT("flush after reset", blk_do(q, &slots[0], BLK_T_FLUSH, 0, NULL,
-					   0), BLK_S_OK);
+	EXPECT("flush after reset",
+	       blk_do(q, &slots[0], BLK_T_FLUSH, 0, NULL, 0), BLK_S_OK);
 	return 0;
 }
 

@@ -63,8 +63,8 @@ static int fuse_call(uint32_t opcode, uint64_t nodeid, const void *arg,
 		return 1;
 	}
 	if (len < sizeof(*o) || o->len != len || o->unique != h->unique) {
-		printf("fs: opcode %u: bad reply (len %u, header %u)\n",
-		       opcode, len, o->len);
+		printf("fs: opcode %u: bad reply (len %u, header %u)\n", opcode,
+		       len, o->len);
 		return 1;
 	}
 	return o->error;
@@ -89,12 +89,11 @@ static uint64_t lookup(uint64_t dir, const char *name, int *err)
 	return *err ? 0 : ((struct fuse_entry_out *)payload())->nodeid;
 }
 
-static int create(uint64_t dir, const char *name, uint64_t *node,
-		  uint64_t *fh)
+static int create(uint64_t dir, const char *name, uint64_t *node, uint64_t *fh)
 {
 	struct fuse_create_in in = {.flags = 2 /* O_RDWR */, .mode = 0644};
-	int err = fuse_call(FUSE_CREATE, dir, &in, sizeof(in), name, NULL,
-			    NULL, 0);
+	int err = fuse_call(FUSE_CREATE, dir, &in, sizeof(in), name, NULL, NULL,
+			    0);
 	struct fuse_entry_out *e = payload();
 
 	if (err)
@@ -107,8 +106,8 @@ static int create(uint64_t dir, const char *name, uint64_t *node,
 static int write_file(uint64_t node, uint64_t fh, const char *text)
 {
 	struct fuse_write_in in = {.fh = fh, .size = (uint32_t)strlen(text)};
-	int err = fuse_call(FUSE_WRITE, node, &in, sizeof(in), NULL, NULL,
-			    text, in.size);
+	int err = fuse_call(FUSE_WRITE, node, &in, sizeof(in), NULL, NULL, text,
+			    in.size);
 
 	if (err)
 		return err;
@@ -119,8 +118,8 @@ static int release(uint64_t node, uint64_t fh)
 {
 	struct fuse_release_in in = {.fh = fh};
 
-	return fuse_call(FUSE_RELEASE, node, &in, sizeof(in), NULL, NULL,
-			 NULL, 0);
+	return fuse_call(FUSE_RELEASE, node, &in, sizeof(in), NULL, NULL, NULL,
+			 0);
 }
 
 /* READDIR of dir: whether name is listed. */
@@ -139,7 +138,8 @@ static bool dir_has(uint64_t dir, const char *name)
 		uint8_t *p = payload(), *end = rep + o->len;
 
 		if (fuse_call(FUSE_READDIR, dir, &ri, sizeof(ri), NULL, NULL,
-			      NULL, 0) || p == rep + o->len)
+			      NULL, 0) ||
+		    p == rep + o->len)
 			break;
 		end = rep + o->len;
 		while (p < end) {
@@ -193,8 +193,9 @@ static void fs_init(void)
 				  .flags = FUSE_ASYNC_READ};
 	struct fuse_init_out *o = payload();
 
-	expect(fuse_call(FUSE_INIT, 0, &in, sizeof(in), NULL, NULL, NULL,
-			 0) == 0, "INIT");
+	expect(fuse_call(FUSE_INIT, 0, &in, sizeof(in), NULL, NULL, NULL, 0) ==
+		       0,
+	       "INIT");
 	printf("fs: INIT: protocol 7.%u, max_write %u\n", o->minor,
 	       o->max_write);
 }
@@ -212,19 +213,23 @@ static void fs_work(void)
 	expect(write_file(node, fh, GREETING) == 0, "WRITE");
 	ri.fh = fh;
 	expect(fuse_call(FUSE_READ, node, &ri, sizeof(ri), NULL, NULL, NULL,
-			 0) == 0, "READ");
+			 0) == 0,
+	       "READ");
 	expect(((struct fuse_out_header *)rep)->len ==
-		       sizeof(struct fuse_out_header) + strlen(GREETING) &&
+			       sizeof(struct fuse_out_header) +
+				       strlen(GREETING) &&
 		       memcmp(payload(), GREETING, strlen(GREETING)) == 0,
 	       "read back what was written");
 	expect(release(node, fh) == 0, "RELEASE");
 
 	expect(fuse_call(FUSE_MKDIR, 1, &mi, sizeof(mi), "dir", NULL, NULL,
-			 0) == 0, "MKDIR dir");
+			 0) == 0,
+	       "MKDIR dir");
 	sub = ((struct fuse_entry_out *)payload())->nodeid;
 	rn = (struct fuse_rename_in){.newdir = sub};
 	expect(fuse_call(FUSE_RENAME, 1, &rn, sizeof(rn), "hello.txt",
-			 "moved.txt", NULL, 0) == 0, "RENAME into dir");
+			 "moved.txt", NULL, 0) == 0,
+	       "RENAME into dir");
 	expect(dir_has(1, "dir"), "READDIR / lists dir");
 	expect(!dir_has(1, "hello.txt"), "READDIR / no longer lists hello.txt");
 	expect(dir_has(sub, "moved.txt"), "READDIR dir lists moved.txt");
@@ -256,27 +261,30 @@ static void fs_escapes(void)
 	expect(err < 0, "LOOKUP ../etc fails");
 
 	expect(fuse_call(FUSE_SYMLINK, 1, NULL, 0, "etc-link", "/etc", NULL,
-			 0) == 0, "SYMLINK etc-link -> /etc (stored only)");
+			 0) == 0,
+	       "SYMLINK etc-link -> /etc (stored only)");
 	link = lookup(1, "etc-link", &err);
 	lookup(link, "passwd", &err);
 	expect(err < 0, "LOOKUP passwd through the symlink fails");
 	printf("fs: escape: LOOKUP etc-link/passwd: %d\n", err);
 	expect(fuse_call(FUSE_OPEN, link, &oi, sizeof(oi), NULL, NULL, NULL,
-			 0) < 0, "OPEN of the symlink fails");
-	expect(fuse_call(FUSE_OPENDIR, link, &oi, sizeof(oi), NULL, NULL,
-			 NULL, 0) < 0, "OPENDIR of the symlink fails");
+			 0) < 0,
+	       "OPEN of the symlink fails");
+	expect(fuse_call(FUSE_OPENDIR, link, &oi, sizeof(oi), NULL, NULL, NULL,
+			 0) < 0,
+	       "OPENDIR of the symlink fails");
 
 	err = fuse_call(FUSE_RENAME, 1, &rn, sizeof(rn), "keep.txt",
 			"../escaped", NULL, 0);
 	expect(err < 0, "RENAME to ../escaped fails");
 	printf("fs: escape: RENAME to ../escaped: %d\n", err);
 	rn.newdir = 0x7777777;
-	expect(fuse_call(FUSE_RENAME, 1, &rn, sizeof(rn), "keep.txt",
-			 "escaped", NULL, 0) < 0,
+	expect(fuse_call(FUSE_RENAME, 1, &rn, sizeof(rn), "keep.txt", "escaped",
+			 NULL, 0) < 0,
 	       "RENAME into an unknown directory fails");
 
-	err = fuse_call(FUSE_GETATTR, 0x12345678, &gi, sizeof(gi), NULL,
-			NULL, NULL, 0);
+	err = fuse_call(FUSE_GETATTR, 0x12345678, &gi, sizeof(gi), NULL, NULL,
+			NULL, 0);
 	expect(err == -2 /* ENOENT */, "GETATTR of a node never handed out");
 	printf("fs: escape: unknown node: %d\n", err);
 }

@@ -17,7 +17,8 @@ struct span {
 
 static uint64_t pattern(uint64_t addr)
 {
-	return (addr * 0x9e3779b97f4a7c15ull) ^ (addr >> 3) ^ 0x5a5a5a5a5a5a5a5aull;
+	return (addr * 0x9e3779b97f4a7c15ull) ^ (addr >> 3) ^
+	       0x5a5a5a5a5a5a5a5aull;
 }
 
 /* Clips RAM range r to the tested area; returns up to two spans. */
@@ -34,9 +35,9 @@ static unsigned int tested_spans(const struct guest_mem_range *r,
 	if (lo >= hi)
 		return 0;
 	if (lo < img_lo)
-		out[n++] = (struct span){ lo, hi < img_lo ? hi : img_lo };
+		out[n++] = (struct span){lo, hi < img_lo ? hi : img_lo};
 	if (hi > img_hi)
-		out[n++] = (struct span){ lo > img_hi ? lo : img_hi, hi };
+		out[n++] = (struct span){lo > img_hi ? lo : img_hi, hi};
 	return n;
 }
 

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SETUP_SECTS       1   /* setup is (1 + setup_sects) 512-byte sectors */
+#define SETUP_SECTS       1 /* setup is (1 + setup_sects) 512-byte sectors */
 #define SECTOR_SIZE       512
 #define ENTRY64_OFFSET    0x200
 #define BOOT_FLAG         0xaa55
@@ -70,7 +70,7 @@ struct setup_header {
 	uint32_t kernel_info_offset;
 } __attribute__((packed));
 
-#define HDR_OFFSET 0x1f1
+#define HDR_OFFSET    0x1f1
 #define HDR_AT(field) (HDR_OFFSET + offsetof(struct setup_header, field))
 _Static_assert(HDR_AT(boot_flag) == 0x1fe, "boot_flag");
 _Static_assert(HDR_AT(header) == 0x202, "header");
@@ -80,10 +80,11 @@ _Static_assert(HDR_AT(xloadflags) == 0x236, "xloadflags");
 _Static_assert(HDR_AT(pref_address) == 0x258, "pref_address");
 _Static_assert(HDR_AT(init_size) == 0x260, "init_size");
 _Static_assert(HDR_AT(kernel_info_offset) + 4 ==
-	       HDR_OFFSET + sizeof(struct setup_header), "header end");
+		       HDR_OFFSET + sizeof(struct setup_header),
+	       "header end");
 
 /* Real-mode code the jump lands on: cli; hlt; jmp back to the hlt. */
-static const uint8_t realmode_stop[] = { 0xfa, 0xf4, 0xeb, 0xfd };
+static const uint8_t realmode_stop[] = {0xfa, 0xf4, 0xeb, 0xfd};
 #define REALMODE_CODE_AT (HDR_OFFSET + sizeof(struct setup_header))
 
 struct image {
@@ -195,7 +196,7 @@ static void setup_fill(uint8_t *setup, const struct image *img)
 
 int main(int argc, char **argv)
 {
-	uint8_t setup[(1 + SETUP_SECTS) * SECTOR_SIZE] = { 0 };
+	uint8_t setup[(1 + SETUP_SECTS) * SECTOR_SIZE] = {0};
 	struct image img;
 	uint8_t *elf;
 	size_t len = 0;
@@ -212,9 +213,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (image_from_elf(elf, len, &img) < 0) {
-		fprintf(stderr, "mkbzimage: %s: not an x86-64 ELF with its "
-			"entry 0x%x bytes into the image\n", argv[1],
-			ENTRY64_OFFSET);
+		fprintf(stderr,
+			"mkbzimage: %s: not an x86-64 ELF with its "
+			"entry 0x%x bytes into the image\n",
+			argv[1], ENTRY64_OFFSET);
 		return 1;
 	}
 	setup_fill(setup, &img);

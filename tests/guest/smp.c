@@ -7,7 +7,7 @@
 #include "lib/guest.h"
 #include "lib/x86.h"
 
-#define AP_START_TIMEOUT_MS 2000
+#define AP_START_TIMEOUT_MS  2000
 #define AP_REPORT_TIMEOUT_US 2000000
 
 static uint32_t apic_ids[GUEST_MAX_CPUS];
@@ -56,8 +56,8 @@ int main(void)
 	for (i = 0; i < n; i++) {
 		if (apic_ids[i] == bsp)
 			continue;
-		if (smp_start_ap(apic_ids[i], i, ap_main,
-				 AP_START_TIMEOUT_MS) < 0) {
+		if (smp_start_ap(apic_ids[i], i, ap_main, AP_START_TIMEOUT_MS) <
+		    0) {
 			printf("smp: cpu %u (apic id %u) did not start\n", i,
 			       apic_ids[i]);
 			bad++;

@@ -26,28 +26,32 @@ static void test_all_fields(void **state)
 	struct blk_options o;
 
 	(void)state;
-	assert_int_equal(blk_options_parse("path=/a/b.img,readonly=on,direct=on,"
-					   "serial=ABC-123,num_queues=4,"
-					   "queue_size=128", &o), 0);
+	assert_int_equal(
+		blk_options_parse("path=/a/b.img,readonly=on,direct=on,"
+				  "serial=ABC-123,num_queues=4,"
+				  "queue_size=128",
+				  &o),
+		0);
 	assert_string_equal(o.path, "/a/b.img");
 	assert_true(o.readonly);
 	assert_true(o.direct);
 	assert_string_equal(o.serial, "ABC-123");
 	assert_int_equal(o.num_queues, 4);
 	assert_int_equal(o.queue_size, 128);
-	assert_int_equal(blk_options_parse("readonly=false,path=/x,direct=off",
-					   &o), 0);
+	assert_int_equal(
+		blk_options_parse("readonly=false,path=/x,direct=off", &o), 0);
 	assert_false(o.readonly);
 	/* 20 characters fit exactly. */
-	assert_int_equal(blk_options_parse("path=/x,serial=01234567890123456789",
-					   &o), 0);
+	assert_int_equal(
+		blk_options_parse("path=/x,serial=01234567890123456789", &o),
+		0);
 }
 
 static void test_refused(void **state)
 {
 	static const char *const bad[] = {
 		"",
-		"readonly=on",                 /* no path */
+		"readonly=on", /* no path */
 		"path=",
 		"path=/x,readonly=yes",
 		"path=/x,direct=1",
@@ -55,7 +59,7 @@ static void test_refused(void **state)
 		"path=/x,num_queues=17",
 		"path=/x,num_queues=-1",
 		"path=/x,num_queues=2x",
-		"path=/x,queue_size=100",      /* not a power of two */
+		"path=/x,queue_size=100", /* not a power of two */
 		"path=/x,queue_size=2",
 		"path=/x,queue_size=2048",
 		"path=/x,serial=012345678901234567890", /* 21 */

@@ -47,8 +47,8 @@ static void add(struct chain_builder *b, void *p, size_t len, bool writable)
 {
 	struct vq_chain *c = &b->chain;
 
-	b->iov[c->nr_readable + c->nr_writable] =
-		(struct iovec){.iov_base = p, .iov_len = len};
+	b->iov[c->nr_readable + c->nr_writable] = (struct iovec){
+		.iov_base = p, .iov_len = len};
 	if (writable) {
 		c->nr_writable++;
 		c->writable_bytes += (uint32_t)len;
@@ -221,9 +221,8 @@ static void test_unsupported_types(void **state)
 	}
 }
 
-static int parse_dwz(uint32_t type, uint64_t sector, uint32_t n,
-		     uint32_t flags, const struct blk_limits *lim,
-		     struct blk_req *req)
+static int parse_dwz(uint32_t type, uint64_t sector, uint32_t n, uint32_t flags,
+		     const struct blk_limits *lim, struct blk_req *req)
 {
 	struct virtio_blk_dwz_seg seg = {
 		.sector = htole64(sector),
@@ -247,14 +246,15 @@ static void test_discard_write_zeroes(void **state)
 	struct blk_req req;
 
 	(void)state;
-	assert_int_equal(parse_dwz(VIRTIO_BLK_T_DISCARD, 8, 16, 0, &limits,
-				   &req), 0);
+	assert_int_equal(
+		parse_dwz(VIRTIO_BLK_T_DISCARD, 8, 16, 0, &limits, &req), 0);
 	assert_int_equal(req.op, BLK_OP_DISCARD);
 	assert_int_equal(req.offset, 8 * 512);
 	assert_int_equal(req.len, 16 * 512);
 
 	assert_int_equal(parse_dwz(VIRTIO_BLK_T_WRITE_ZEROES, 0, 8,
-				   VIRTIO_BLK_WZ_F_UNMAP, &limits, &req), 0);
+				   VIRTIO_BLK_WZ_F_UNMAP, &limits, &req),
+			 0);
 	assert_int_equal(req.op, BLK_OP_WRITE_ZEROES);
 	assert_true(req.unmap);
 

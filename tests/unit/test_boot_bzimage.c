@@ -50,15 +50,15 @@ static void bz_init(struct fixture *fx)
 	put(img, 0x201, 0x6a, 1); /* header ends at 0x26c */
 	put(img, 0x202, 0x53726448, 4);
 	put(img, 0x206, 0x020f, 2);
-	put(img, 0x211, 0x01, 1);            /* LOADED_HIGH */
-	put(img, 0x214, 0x100000, 4);        /* code32_start */
-	put(img, 0x22c, 0x7fffffff, 4);      /* initrd_addr_max */
-	put(img, 0x230, 0x200000, 4);        /* kernel_alignment */
-	put(img, 0x234, 1, 1);               /* relocatable_kernel */
-	put(img, 0x236, 0x3, 2);             /* XLF_KERNEL_64 | above 4G */
-	put(img, 0x238, 2047, 4);            /* cmdline_size */
-	put(img, 0x258, 0x1000000, 8);       /* pref_address */
-	put(img, 0x260, 0x200000, 4);        /* init_size */
+	put(img, 0x211, 0x01, 1);       /* LOADED_HIGH */
+	put(img, 0x214, 0x100000, 4);   /* code32_start */
+	put(img, 0x22c, 0x7fffffff, 4); /* initrd_addr_max */
+	put(img, 0x230, 0x200000, 4);   /* kernel_alignment */
+	put(img, 0x234, 1, 1);          /* relocatable_kernel */
+	put(img, 0x236, 0x3, 2);        /* XLF_KERNEL_64 | above 4G */
+	put(img, 0x238, 2047, 4);       /* cmdline_size */
+	put(img, 0x258, 0x1000000, 8);  /* pref_address */
+	put(img, 0x260, 0x200000, 4);   /* init_size */
 	for (size_t i = 0; i < PAYLOAD; i++)
 		img[SETUP_BYTES + i] = (uint8_t)(i * 13 + 5);
 }
@@ -192,8 +192,10 @@ static void test_setup_dtb(void **state)
 {
 	static const uint8_t dtb[] = {0xd0, 0x0d, 0xfe, 0xed, 1, 2, 3, 4};
 	struct fixture *fx = *state;
-	struct boot_spec spec = {.kernel_path = fx->path, .cmdline = "",
-				 .nr_cpus = 1, .dtb = dtb,
+	struct boot_spec spec = {.kernel_path = fx->path,
+				 .cmdline = "",
+				 .nr_cpus = 1,
+				 .dtb = dtb,
 				 .dtb_size = sizeof(dtb)};
 	struct boot_entry e;
 
@@ -204,9 +206,9 @@ static void test_setup_dtb(void **state)
 	assert_int_equal(rd(fx, LAYOUT_SETUP_DATA_ADDR, 8), 0); /* next */
 	assert_int_equal(rd(fx, LAYOUT_SETUP_DATA_ADDR + 8, 4), 2);
 	assert_int_equal(rd(fx, LAYOUT_SETUP_DATA_ADDR + 12, 4), sizeof(dtb));
-	assert_memory_equal(gmem_ptr(&fx->gm, LAYOUT_SETUP_DATA_ADDR + 16,
-				     sizeof(dtb)),
-			    dtb, sizeof(dtb));
+	assert_memory_equal(
+		gmem_ptr(&fx->gm, LAYOUT_SETUP_DATA_ADDR + 16, sizeof(dtb)),
+		dtb, sizeof(dtb));
 
 	/* One that cannot fit is refused, not truncated. */
 	spec.dtb_size = LAYOUT_SETUP_DATA_MAX;

@@ -16,17 +16,17 @@
 #include "boot/layout.h"
 #include "vmm/gmem.h"
 
-#define MIB         (1024ull * 1024)
-#define RAM_BYTES   (64 * MIB)
-#define FILE_BYTES  0x3000
-#define NOTE_OFF    0x800
-#define SEG_OFF     0x1000
-#define SEG_FILESZ  0x1000
-#define SEG_MEMSZ   0x3000
-#define SEG_PADDR   0x1000000ull
-#define SEG_VADDR   0xffffffff81000000ull
-#define ENTRY_OFF   0x40
-#define PVH_ENTRY   (SEG_PADDR + 0x100)
+#define MIB        (1024ull * 1024)
+#define RAM_BYTES  (64 * MIB)
+#define FILE_BYTES 0x3000
+#define NOTE_OFF   0x800
+#define SEG_OFF    0x1000
+#define SEG_FILESZ 0x1000
+#define SEG_MEMSZ  0x3000
+#define SEG_PADDR  0x1000000ull
+#define SEG_VADDR  0xffffffff81000000ull
+#define ENTRY_OFF  0x40
+#define PVH_ENTRY  (SEG_PADDR + 0x100)
 
 /* A vmlinux under construction: the file's bytes, edited by each test. */
 struct elf_image {
@@ -88,8 +88,8 @@ static size_t put_note(struct elf_image *img, size_t off, uint32_t namesz,
 		       const char *name, uint32_t type, uint32_t descsz,
 		       const void *desc)
 {
-	Elf64_Nhdr nh = {.n_namesz = namesz, .n_descsz = descsz,
-			 .n_type = type};
+	Elf64_Nhdr nh = {
+		.n_namesz = namesz, .n_descsz = descsz, .n_type = type};
 	uint8_t *p = img->bytes + NOTE_OFF + off;
 	size_t name_len = (strlen(name) + 1 + 3) & ~3u;
 
@@ -100,8 +100,7 @@ static size_t put_note(struct elf_image *img, size_t off, uint32_t namesz,
 }
 
 /* Adds a PT_NOTE holding an unrelated note and the Xen PVH entry note. */
-static void add_pvh_note(struct elf_image *img, uint32_t descsz,
-			 uint64_t entry)
+static void add_pvh_note(struct elf_image *img, uint32_t descsz, uint64_t entry)
 {
 	Elf64_Phdr *ph = phdr(img, ehdr(img)->e_phnum++);
 	uint32_t gnu_desc = 0x12345678;
@@ -109,8 +108,10 @@ static void add_pvh_note(struct elf_image *img, uint32_t descsz,
 
 	len = put_note(img, 0, 4, "GNU", 3, 4, &gnu_desc);
 	len += put_note(img, len, 4, "Xen", 18, descsz, &entry);
-	*ph = (Elf64_Phdr){.p_type = PT_NOTE, .p_offset = NOTE_OFF,
-			   .p_filesz = len, .p_align = 4};
+	*ph = (Elf64_Phdr){.p_type = PT_NOTE,
+			   .p_offset = NOTE_OFF,
+			   .p_filesz = len,
+			   .p_align = 4};
 }
 
 static void write_file(const char *path, const void *buf, size_t len)
@@ -276,8 +277,7 @@ static void test_pvh_note(void **state, uint32_t descsz)
 		assert_int_equal(rd(fx, map + 16, 4), 1);
 		assert_int_equal(rd(fx, map + 24, 8), LAYOUT_EBDA_ADDR);
 		assert_int_equal(rd(fx, map + 40, 4), 2);
-		assert_int_equal(rd(fx, map + 48 + 8, 8),
-				 RAM_BYTES - 0x100000);
+		assert_int_equal(rd(fx, map + 48 + 8, 8), RAM_BYTES - 0x100000);
 	}
 }
 
@@ -514,8 +514,10 @@ static void test_note_alignment(void **state)
 	memcpy(p + 36, "Xen", 4);
 	memcpy(p + 40, &entry, 8);
 	ph = phdr(&fx->img, ehdr(&fx->img)->e_phnum++);
-	*ph = (Elf64_Phdr){.p_type = PT_NOTE, .p_offset = NOTE_OFF,
-			   .p_filesz = 48, .p_align = 8};
+	*ph = (Elf64_Phdr){.p_type = PT_NOTE,
+			   .p_offset = NOTE_OFF,
+			   .p_filesz = 48,
+			   .p_align = 8};
 	assert_int_equal(load(fx, "", 1, &e), 0);
 	assert_int_equal(e.kind, BOOT_ENTRY_PVH);
 	assert_int_equal(e.rip, PVH_ENTRY);
@@ -529,7 +531,8 @@ static void test_missing_and_garbage(void **state)
 {
 	struct fixture *fx = *state;
 	struct boot_spec spec = {.kernel_path = "/tmp/minnow-no-such-kernel",
-				 .cmdline = "", .nr_cpus = 1};
+				 .cmdline = "",
+				 .nr_cpus = 1};
 	struct boot_entry e;
 
 	assert_int_equal(boot_load(&fx->gm, &spec, &e), -ENOENT);

@@ -130,7 +130,8 @@ static unsigned int check_mptable(const struct gmem *gm, unsigned int cpus)
 			p += 20;
 			break;
 		case 1:
-			assert_memory_equal(gmem_ptr(gm, p + 2, 6), "ISA   ", 6);
+			assert_memory_equal(gmem_ptr(gm, p + 2, 6), "ISA   ",
+					    6);
 			n_bus++;
 			p += 8;
 			break;
@@ -221,8 +222,8 @@ static void test_pagetables(void **state)
 	/* Any address below 4 GiB maps to itself through a 2 MiB page. */
 	for (uint64_t va = 0; va < 4 * GIB; va += 0x3e7ffff) {
 		uint64_t pdpte = rd(&gm, LAYOUT_PDPT_ADDR + 8 * (va >> 30), 8);
-		uint64_t pde = rd(&gm, (pdpte & ~0xfffull) +
-					       8 * ((va >> 21) & 511), 8);
+		uint64_t pde = rd(
+			&gm, (pdpte & ~0xfffull) + 8 * ((va >> 21) & 511), 8);
 
 		assert_int_equal(pde & 0x83, 0x83);
 		assert_int_equal((pde & ~0x1fffffull) | (va & 0x1fffff), va);

@@ -17,8 +17,8 @@ struct fake_dev {
 	unsigned int calls;
 };
 
-static void fake_io(void *opaque, uint64_t offset, uint8_t *data,
-		    uint32_t len, bool is_write)
+static void fake_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
+		    bool is_write)
 {
 	struct fake_dev *d = opaque;
 

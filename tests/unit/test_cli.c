@@ -9,7 +9,8 @@
 #include "vmm/cli.h"
 
 #define ARGV(...) ((char *[]){"run", __VA_ARGS__, NULL})
-#define ARGC(...) ((int)(sizeof((char *[]){"run", __VA_ARGS__}) / sizeof(char *)))
+#define ARGC(...)                                                              \
+	((int)(sizeof((char *[]){"run", __VA_ARGS__}) / sizeof(char *)))
 #define PARSE(out, ...) cli_parse_run(ARGC(__VA_ARGS__), ARGV(__VA_ARGS__), out)
 
 static void test_defaults(void **state)
@@ -59,11 +60,9 @@ static void test_cloud_hypervisor_spellings(void **state)
 	assert_int_equal(r.cpus, 2);
 	assert_int_equal(r.mem_mib, 1024);
 	assert_int_equal(r.serial, SERIAL_OFF);
-	assert_int_equal(PARSE(&r, "--kernel", "k", "--memory", "size=64M"),
-			 0);
+	assert_int_equal(PARSE(&r, "--kernel", "k", "--memory", "size=64M"), 0);
 	assert_int_equal(r.mem_mib, 64);
-	assert_int_equal(PARSE(&r, "--kernel", "k", "--memory",
-			       "size=2097152"),
+	assert_int_equal(PARSE(&r, "--kernel", "k", "--memory", "size=2097152"),
 			 0);
 	assert_int_equal(r.mem_mib, 2);
 	assert_int_equal(PARSE(&r, "--kernel", "k", "--memory", "size=4096K"),
@@ -82,9 +81,9 @@ static void test_refusals(void **state)
 	assert_int_equal(PARSE(&r, "--kernel", "k", "--cpus", "-1"), -EINVAL);
 	assert_int_equal(PARSE(&r, "--kernel", "k", "--memory", "3"), -EINVAL);
 	assert_int_equal(PARSE(&r, "--kernel", "k", "--memory", "0"), -EINVAL);
-	assert_int_equal(PARSE(&r, "--kernel", "k", "--memory",
-			       "99999999999999999999"),
-			 -EINVAL);
+	assert_int_equal(
+		PARSE(&r, "--kernel", "k", "--memory", "99999999999999999999"),
+		-EINVAL);
 	assert_int_equal(PARSE(&r, "--kernel", "k", "--memory", "size=1T"),
 			 -EINVAL);
 	assert_int_equal(PARSE(&r, "--kernel", "k", "--memory", "size=3M"),

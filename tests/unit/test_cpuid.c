@@ -10,14 +10,18 @@
 
 static struct cpuid_table table;
 
-static void add(unsigned int fn, unsigned int idx, bool indexed,
-		uint32_t eax, uint32_t ebx, uint32_t ecx, uint32_t edx)
+static void add(unsigned int fn, unsigned int idx, bool indexed, uint32_t eax,
+		uint32_t ebx, uint32_t ecx, uint32_t edx)
 {
 	struct kvm_cpuid_entry2 *e = &table.entries[table.nent++];
 
 	*e = (struct kvm_cpuid_entry2){
-		.function = fn, .index = idx, .eax = eax, .ebx = ebx,
-		.ecx = ecx, .edx = edx,
+		.function = fn,
+		.index = idx,
+		.eax = eax,
+		.ebx = ebx,
+		.ecx = ecx,
+		.edx = edx,
 		.flags = indexed ? KVM_CPUID_FLAG_SIGNIFCANT_INDEX : 0};
 }
 
@@ -26,8 +30,8 @@ static int setup(void **state)
 {
 	memset(&table, 0, sizeof(table));
 	add(1, 0, false, 0x806f8, 0x00000800, (1u << 26) | (1u << 28), 0);
-	add(4, 0, true, 0x121, 0, 0, 0);  /* L1d */
-	add(4, 3, true, 0x163, 0, 0, 0);  /* L3 */
+	add(4, 0, true, 0x121, 0, 0, 0); /* L1d */
+	add(4, 3, true, 0x163, 0, 0, 0); /* L3 */
 	add(7, 0, true, 0, (1u << 5) | (1u << 16), 0, 0);
 	add(0xb, 0, true, 1, 2, 0x100, 0);
 	add(0xb, 1, true, 4, 8, 0x201, 0);

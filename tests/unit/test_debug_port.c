@@ -95,13 +95,13 @@ static void test_reads_all_ones(void **state)
 	struct fixture *f = *state;
 	uint8_t data[4] = {0};
 
-	assert_true(bus_access(&f->pio, LAYOUT_PORT_DEBUG_EXIT, data, 4,
-			       false));
+	assert_true(
+		bus_access(&f->pio, LAYOUT_PORT_DEBUG_EXIT, data, 4, false));
 	for (int i = 0; i < 4; i++)
 		assert_int_equal(data[i], 0xff);
 	data[0] = 0;
-	assert_true(bus_access(&f->pio, LAYOUT_PORT_DEBUG_MARK, data, 1,
-			       false));
+	assert_true(
+		bus_access(&f->pio, LAYOUT_PORT_DEBUG_MARK, data, 1, false));
 	assert_int_equal(data[0], 0xff);
 	assert_int_equal(f->power.nr, 0);
 }

@@ -121,8 +121,8 @@ static void test_wake(void **state)
 static void test_cancel(void **state)
 {
 	struct evloop loop;
-	struct counter ev = {.op.complete = on_event, .fd = -1,
-			     .stop_after = true};
+	struct counter ev = {
+		.op.complete = on_event, .fd = -1, .stop_after = true};
 
 	assert_int_equal(evloop_init(&loop, 8), 0);
 	ev.loop = &loop;

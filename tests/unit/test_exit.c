@@ -52,9 +52,8 @@ static void test_string_pio(void **state)
 	struct recorder rec = {0};
 	uint8_t *data;
 
-	assert_int_equal(bus_register(&vm.pio, 0x3f8, 8, "com1", record_io,
-				      &rec),
-			 0);
+	assert_int_equal(
+		bus_register(&vm.pio, 0x3f8, 8, "com1", record_io, &rec), 0);
 	/* REP OUTSB of three bytes to port 0x3f8. */
 	area.run.exit_reason = KVM_EXIT_IO;
 	area.run.io.direction = KVM_EXIT_IO_OUT;

@@ -18,7 +18,7 @@
 struct fs_client {
 	struct fs_server *srv;
 	uint64_t unique;
-	uint32_t reply_len;        /* bytes the server wrote, 0: none */
+	uint32_t reply_len; /* bytes the server wrote, 0: none */
 	struct fuse_out_header hdr;
 	uint64_t req[FSC_BUF_BYTES / 8];
 	uint64_t rep[FSC_BUF_BYTES / 8];
@@ -74,11 +74,12 @@ static inline int fsc_call(struct fs_client *c, uint32_t opcode,
 	return c->hdr.error;
 }
 
-static inline int fsc_init(struct fs_client *c, uint32_t minor,
-			   uint32_t flags)
+static inline int fsc_init(struct fs_client *c, uint32_t minor, uint32_t flags)
 {
-	struct fuse_init_in in = {.major = 7, .minor = minor,
-				  .max_readahead = 65536, .flags = flags};
+	struct fuse_init_in in = {.major = 7,
+				  .minor = minor,
+				  .max_readahead = 65536,
+				  .flags = flags};
 
 	return fsc_call(c, FUSE_INIT, 0, &in, sizeof(in), NULL, NULL, NULL, 0);
 }
@@ -95,8 +96,8 @@ static inline uint64_t fsc_lookup(struct fs_client *c, uint64_t dir,
 
 /* CREATE name in dir; returns the handle and sets *nodeid. */
 static inline int fsc_create(struct fs_client *c, uint64_t dir,
-			     const char *name, uint32_t flags,
-			     uint64_t *nodeid, uint64_t *fh)
+			     const char *name, uint32_t flags, uint64_t *nodeid,
+			     uint64_t *fh)
 {
 	struct fuse_create_in in = {.flags = flags, .mode = 0644};
 	int err = fsc_call(c, FUSE_CREATE, dir, &in, sizeof(in), name, NULL,
@@ -110,9 +111,8 @@ static inline int fsc_create(struct fs_client *c, uint64_t dir,
 	return 0;
 }
 
-static inline int fsc_write(struct fs_client *c, uint64_t nodeid,
-			    uint64_t fh, uint64_t off, const void *data,
-			    uint32_t len)
+static inline int fsc_write(struct fs_client *c, uint64_t nodeid, uint64_t fh,
+			    uint64_t off, const void *data, uint32_t len)
 {
 	struct fuse_write_in in = {.fh = fh, .offset = off, .size = len};
 
@@ -120,13 +120,13 @@ static inline int fsc_write(struct fs_client *c, uint64_t nodeid,
 			data, len);
 }
 
-static inline int fsc_read(struct fs_client *c, uint64_t nodeid,
-			   uint64_t fh, uint64_t off, uint32_t len)
+static inline int fsc_read(struct fs_client *c, uint64_t nodeid, uint64_t fh,
+			   uint64_t off, uint32_t len)
 {
 	struct fuse_read_in in = {.fh = fh, .offset = off, .size = len};
 
-	return fsc_call(c, FUSE_READ, nodeid, &in, sizeof(in), NULL, NULL,
-			NULL, 0);
+	return fsc_call(c, FUSE_READ, nodeid, &in, sizeof(in), NULL, NULL, NULL,
+			0);
 }
 
 #endif

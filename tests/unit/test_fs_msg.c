@@ -23,8 +23,10 @@ static size_t build(uint32_t opcode, const void *arg, size_t arg_len,
 	size_t len = sizeof(*h) + arg_len + tail_len;
 
 	memset(buf, 0, sizeof(buf));
-	*h = (struct fuse_in_header){.len = (uint32_t)len, .opcode = opcode,
-				     .unique = 77, .nodeid = 1};
+	*h = (struct fuse_in_header){.len = (uint32_t)len,
+				     .opcode = opcode,
+				     .unique = 77,
+				     .nodeid = 1};
 	if (arg_len)
 		memcpy((uint8_t *)buf + sizeof(*h), arg, arg_len);
 	if (tail_len)

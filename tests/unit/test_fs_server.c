@@ -82,12 +82,13 @@ static void test_init_negotiates_honestly(void **state)
 
 	/* Nothing before INIT. */
 	assert_int_equal(fsc_call(&f->c, FUSE_GETATTR, 1, &gi, sizeof(gi), NULL,
-				  NULL, NULL, 0), -EIO);
+				  NULL, NULL, 0),
+			 -EIO);
 	assert_int_equal(fsc_init(&f->c, 30, 0), -EPROTO);
-	assert_int_equal(fsc_init(&f->c, 38, FUSE_ASYNC_READ |
-					       FUSE_WRITEBACK_CACHE |
-					       FUSE_POSIX_ACL |
-					       FUSE_DO_READDIRPLUS), 0);
+	assert_int_equal(fsc_init(&f->c, 38,
+				  FUSE_ASYNC_READ | FUSE_WRITEBACK_CACHE |
+					  FUSE_POSIX_ACL | FUSE_DO_READDIRPLUS),
+			 0);
 	assert_int_equal(o->major, 7);
 	assert_int_equal(o->minor, 31);
 	/* Granted only what was offered and is implemented. */
@@ -125,13 +126,14 @@ static void test_create_write_read(void **state)
 	struct fuse_release_in rel = {.fh = fh};
 
 	assert_int_equal(fsc_call(&f->c, FUSE_RELEASE, node, &rel, sizeof(rel),
-				  NULL, NULL, NULL, 0), 0);
+				  NULL, NULL, NULL, 0),
+			 0);
 	assert_int_equal(fsc_read(&f->c, node, fh, 0, 10), -EBADF);
 }
 
 /* Lists dir through OPENDIR/READDIR(PLUS); returns the names joined. */
-static void list_dir(struct fixture *f, uint64_t dir, uint32_t op,
-		     char *names, size_t size)
+static void list_dir(struct fixture *f, uint64_t dir, uint32_t op, char *names,
+		     size_t size)
 {
 	struct fuse_open_in oi = {0};
 	struct fuse_read_in ri = {.size = 4096};
@@ -139,14 +141,16 @@ static void list_dir(struct fixture *f, uint64_t dir, uint32_t op,
 
 	names[0] = 0;
 	assert_int_equal(fsc_call(&f->c, FUSE_OPENDIR, dir, &oi, sizeof(oi),
-				  NULL, NULL, NULL, 0), 0);
+				  NULL, NULL, NULL, 0),
+			 0);
 	fh = ((struct fuse_open_out *)fsc_payload(&f->c))->fh;
 	ri.fh = fh;
 	for (;;) {
 		uint8_t *p, *end;
 
-		assert_int_equal(fsc_call(&f->c, op, dir, &ri, sizeof(ri),
-					  NULL, NULL, NULL, 0), 0);
+		assert_int_equal(fsc_call(&f->c, op, dir, &ri, sizeof(ri), NULL,
+					  NULL, NULL, 0),
+				 0);
 		p = fsc_payload(&f->c);
 		end = (uint8_t *)f->c.rep + f->c.hdr.len;
 		if (p == end)
@@ -171,7 +175,8 @@ static void list_dir(struct fixture *f, uint64_t dir, uint32_t op,
 	struct fuse_release_in rel = {.fh = fh};
 
 	assert_int_equal(fsc_call(&f->c, FUSE_RELEASEDIR, dir, &rel,
-				  sizeof(rel), NULL, NULL, NULL, 0), 0);
+				  sizeof(rel), NULL, NULL, NULL, 0),
+			 0);
 }
 
 static void test_readdir_rename_unlink(void **state)
@@ -186,7 +191,8 @@ static void test_readdir_rename_unlink(void **state)
 	assert_int_equal(fsc_init(&f->c, 31, FUSE_DO_READDIRPLUS), 0);
 	assert_int_equal(fsc_create(&f->c, 1, "a", O_WRONLY, &node, &fh), 0);
 	assert_int_equal(fsc_call(&f->c, FUSE_MKDIR, 1, &mi, sizeof(mi), "d",
-				  NULL, NULL, 0), 0);
+				  NULL, NULL, 0),
+			 0);
 	sub = ((struct fuse_entry_out *)fsc_payload(&f->c))->nodeid;
 
 	list_dir(f, 1, FUSE_READDIR, names, sizeof(names));
@@ -199,15 +205,17 @@ static void test_readdir_rename_unlink(void **state)
 	/* Rename a into d as b. */
 	rn = (struct fuse_rename_in){.newdir = sub};
 	assert_int_equal(fsc_call(&f->c, FUSE_RENAME, 1, &rn, sizeof(rn), "a",
-				  "b", NULL, 0), 0);
+				  "b", NULL, 0),
+			 0);
 	assert_int_equal(access(path(f, "a"), F_OK), -1);
 	assert_int_equal(access(path(f, "d/b"), F_OK), 0);
 	assert_int_not_equal(fsc_lookup(&f->c, sub, "b", &err), 0);
 
-	assert_int_equal(fsc_call(&f->c, FUSE_UNLINK, sub, NULL, 0, "b", NULL,
-				  NULL, 0), 0);
-	assert_int_equal(fsc_call(&f->c, FUSE_RMDIR, 1, NULL, 0, "d", NULL,
-				  NULL, 0), 0);
+	assert_int_equal(
+		fsc_call(&f->c, FUSE_UNLINK, sub, NULL, 0, "b", NULL, NULL, 0),
+		0);
+	assert_int_equal(
+		fsc_call(&f->c, FUSE_RMDIR, 1, NULL, 0, "d", NULL, NULL, 0), 0);
 	assert_int_equal(access(path(f, "d"), F_OK), -1);
 }
 
@@ -229,17 +237,21 @@ static void test_escapes_refused(void **state)
 
 	/* A symlink to /etc is stored, never followed. */
 	assert_int_equal(fsc_call(&f->c, FUSE_SYMLINK, 1, NULL, 0, "esc",
-				  "/etc", NULL, 0), 0);
+				  "/etc", NULL, 0),
+			 0);
 	link = fsc_lookup(&f->c, 1, "esc", &err);
 	assert_int_not_equal(link, 0);
 	assert_int_equal(fsc_lookup(&f->c, link, "passwd", &err), 0);
 	assert_int_equal(err, -ENOTDIR);
-	assert_int_equal(fsc_call(&f->c, FUSE_OPEN, link, &oi, sizeof(oi),
-				  NULL, NULL, NULL, 0), -EPERM);
+	assert_int_equal(fsc_call(&f->c, FUSE_OPEN, link, &oi, sizeof(oi), NULL,
+				  NULL, NULL, 0),
+			 -EPERM);
 	assert_int_equal(fsc_call(&f->c, FUSE_OPENDIR, link, &oi, sizeof(oi),
-				  NULL, NULL, NULL, 0), -ENOTDIR);
+				  NULL, NULL, NULL, 0),
+			 -ENOTDIR);
 	assert_int_equal(fsc_call(&f->c, FUSE_READLINK, link, NULL, 0, NULL,
-				  NULL, NULL, 0), 0);
+				  NULL, NULL, 0),
+			 0);
 	assert_int_equal(f->c.hdr.len, 16 + 4);
 	/* Creating through the symlink's name does not follow it either. */
 	assert_int_equal(fsc_create(&f->c, 1, "esc", O_WRONLY, &node, &fh),
@@ -247,19 +259,23 @@ static void test_escapes_refused(void **state)
 
 	/* Renames out of the tree. */
 	assert_int_equal(fsc_call(&f->c, FUSE_RENAME, 1, &rn, sizeof(rn),
-				  "existing", "../escaped", NULL, 0), -EINVAL);
+				  "existing", "../escaped", NULL, 0),
+			 -EINVAL);
 	assert_int_equal(fsc_call(&f->c, FUSE_RENAME, 1, &rn, sizeof(rn),
-				  "existing", "..", NULL, 0), -EPERM);
+				  "existing", "..", NULL, 0),
+			 -EPERM);
 	rn.newdir = 999;
 	assert_int_equal(fsc_call(&f->c, FUSE_RENAME, 1, &rn, sizeof(rn),
-				  "existing", "x", NULL, 0), -ENOENT);
+				  "existing", "x", NULL, 0),
+			 -ENOENT);
 	assert_int_equal(access(path(f, "existing"), F_OK), 0);
 
 	/* A node ID never handed out. */
 	struct fuse_getattr_in gi = {0};
 
 	assert_int_equal(fsc_call(&f->c, FUSE_GETATTR, 12345, &gi, sizeof(gi),
-				  NULL, NULL, NULL, 0), -ENOENT);
+				  NULL, NULL, NULL, 0),
+			 -ENOENT);
 	assert_int_equal(fsc_lookup(&f->c, 12345, "x", &err), 0);
 	assert_int_equal(err, -ENOENT);
 
@@ -281,10 +297,12 @@ static void test_mknod_device_refused(void **state)
 
 	assert_int_equal(fsc_init(&f->c, 31, 0), 0);
 	assert_int_equal(fsc_call(&f->c, FUSE_MKNOD, 1, &in, sizeof(in), "null",
-				  NULL, NULL, 0), -EPERM);
+				  NULL, NULL, 0),
+			 -EPERM);
 	in.mode = S_IFIFO | 0600;
 	assert_int_equal(fsc_call(&f->c, FUSE_MKNOD, 1, &in, sizeof(in), "fifo",
-				  NULL, NULL, 0), 0);
+				  NULL, NULL, 0),
+			 0);
 }
 
 static void test_forget_invalidates(void **state)
@@ -300,18 +318,23 @@ static void test_forget_invalidates(void **state)
 	b = fsc_lookup(&f->c, 1, "existing", &err);
 	assert_int_equal(a, b);
 	assert_int_equal(fsc_call(&f->c, FUSE_FORGET, a, &fi, sizeof(fi), NULL,
-				  NULL, NULL, 0), 1);
-	assert_int_equal(fsc_call(&f->c, FUSE_GETATTR, a, &gi, sizeof(gi),
-				  NULL, NULL, NULL, 0), 0);
+				  NULL, NULL, 0),
+			 1);
+	assert_int_equal(fsc_call(&f->c, FUSE_GETATTR, a, &gi, sizeof(gi), NULL,
+				  NULL, NULL, 0),
+			 0);
 	assert_int_equal(fsc_call(&f->c, FUSE_FORGET, a, &fi, sizeof(fi), NULL,
-				  NULL, NULL, 0), 1);
-	assert_int_equal(fsc_call(&f->c, FUSE_GETATTR, a, &gi, sizeof(gi),
-				  NULL, NULL, NULL, 0), -ENOENT);
+				  NULL, NULL, 0),
+			 1);
+	assert_int_equal(fsc_call(&f->c, FUSE_GETATTR, a, &gi, sizeof(gi), NULL,
+				  NULL, NULL, 0),
+			 -ENOENT);
 	/* The root is never forgotten. */
 	fi.nlookup = 100;
 	fsc_call(&f->c, FUSE_FORGET, 1, &fi, sizeof(fi), NULL, NULL, NULL, 0);
-	assert_int_equal(fsc_call(&f->c, FUSE_GETATTR, 1, &gi, sizeof(gi),
-				  NULL, NULL, NULL, 0), 0);
+	assert_int_equal(fsc_call(&f->c, FUSE_GETATTR, 1, &gi, sizeof(gi), NULL,
+				  NULL, NULL, 0),
+			 0);
 	/* A looked-up-again file gets a fresh node ID. */
 	assert_int_not_equal(fsc_lookup(&f->c, 1, "existing", &err), a);
 }
@@ -326,7 +349,8 @@ static void test_bad_message_answered(void **state)
 
 	assert_int_equal(fsc_init(&f->c, 31, 0), 0);
 	*h = (struct fuse_in_header){.len = sizeof(*h) + 4,
-				     .opcode = FUSE_LOOKUP, .unique = 42,
+				     .opcode = FUSE_LOOKUP,
+				     .unique = 42,
 				     .nodeid = 1};
 	memcpy(h + 1, "abc", 3);
 	assert_int_equal(fs_server_handle(f->c.srv, &in, 1, &out, 1), 16);
@@ -354,7 +378,8 @@ static void test_split_buffers(void **state)
 	struct fixture *f = *state;
 	struct fuse_write_in wi = {.size = 6};
 	struct fuse_in_header h = {.len = sizeof(h) + sizeof(wi) + 6,
-				   .opcode = FUSE_WRITE, .unique = 9};
+				   .opcode = FUSE_WRITE,
+				   .unique = 9};
 	uint8_t rep_hdr[16], rep_body[64];
 	struct iovec in[4], out[2];
 	uint64_t node = 0, fh = 0;
@@ -388,18 +413,21 @@ static void test_many_handles(void **state)
 	node = fsc_lookup(&f->c, 1, "existing", &err);
 	for (unsigned int i = 0; i < 300; i++) {
 		assert_int_equal(fsc_call(&f->c, FUSE_OPEN, node, &oi,
-					  sizeof(oi), NULL, NULL, NULL, 0), 0);
+					  sizeof(oi), NULL, NULL, NULL, 0),
+				 0);
 		fh[i] = ((struct fuse_open_out *)fsc_payload(&f->c))->fh;
 	}
 	for (unsigned int i = 0; i < 300; i++) {
 		assert_int_equal(fsc_read(&f->c, node, fh[i], 0, 10), 0);
 		rel.fh = fh[i];
 		assert_int_equal(fsc_call(&f->c, FUSE_RELEASE, node, &rel,
-					  sizeof(rel), NULL, NULL, NULL, 0), 0);
+					  sizeof(rel), NULL, NULL, NULL, 0),
+				 0);
 	}
 	/* A directory handle is not a file handle, and the reverse. */
 	assert_int_equal(fsc_call(&f->c, FUSE_RELEASEDIR, node, &rel,
-				  sizeof(rel), NULL, NULL, NULL, 0), -EBADF);
+				  sizeof(rel), NULL, NULL, NULL, 0),
+			 -EBADF);
 }
 
 static void test_readonly(void **state)
@@ -412,17 +440,21 @@ static void test_readonly(void **state)
 
 	assert_int_equal(fsc_init(&f->c, 31, 0), 0);
 	assert_int_equal(fsc_call(&f->c, FUSE_MKDIR, 1, &mi, sizeof(mi), "d",
-				  NULL, NULL, 0), -EROFS);
+				  NULL, NULL, 0),
+			 -EROFS);
 	assert_int_equal(fsc_create(&f->c, 1, "n", O_WRONLY, &node, &fh),
 			 -EROFS);
 	node = fsc_lookup(&f->c, 1, "existing", &err);
-	assert_int_equal(fsc_call(&f->c, FUSE_OPEN, node, &oi, sizeof(oi),
-				  NULL, NULL, NULL, 0), -EROFS);
+	assert_int_equal(fsc_call(&f->c, FUSE_OPEN, node, &oi, sizeof(oi), NULL,
+				  NULL, NULL, 0),
+			 -EROFS);
 	oi.flags = O_RDONLY;
-	assert_int_equal(fsc_call(&f->c, FUSE_OPEN, node, &oi, sizeof(oi),
-				  NULL, NULL, NULL, 0), 0);
+	assert_int_equal(fsc_call(&f->c, FUSE_OPEN, node, &oi, sizeof(oi), NULL,
+				  NULL, NULL, 0),
+			 0);
 	assert_int_equal(fsc_call(&f->c, FUSE_UNLINK, 1, NULL, 0, "existing",
-				  NULL, NULL, 0), -EROFS);
+				  NULL, NULL, 0),
+			 -EROFS);
 	assert_int_equal(access(path(f, "existing"), F_OK), 0);
 	assert_int_equal(access(path(f, "d"), F_OK), -1);
 }
@@ -430,8 +462,8 @@ static void test_readonly(void **state)
 static void test_setattr_and_xattr(void **state)
 {
 	struct fixture *f = *state;
-	struct fuse_setattr_in si = {.valid = FATTR_SIZE | FATTR_MODE,
-				     .size = 1000, .mode = 0600};
+	struct fuse_setattr_in si = {
+		.valid = FATTR_SIZE | FATTR_MODE, .size = 1000, .mode = 0600};
 	struct fuse_setxattr_in sx = {.size = 3};
 	struct fuse_getxattr_in gx = {.size = 0};
 	struct stat st;
@@ -441,9 +473,10 @@ static void test_setattr_and_xattr(void **state)
 	assert_int_equal(fsc_init(&f->c, 31, 0), 0);
 	node = fsc_lookup(&f->c, 1, "existing", &err);
 	assert_int_equal(fsc_call(&f->c, FUSE_SETATTR, node, &si, sizeof(si),
-				  NULL, NULL, NULL, 0), 0);
-	assert_int_equal(((struct fuse_attr_out *)fsc_payload(&f->c))
-				 ->attr.size, 1000);
+				  NULL, NULL, NULL, 0),
+			 0);
+	assert_int_equal(
+		((struct fuse_attr_out *)fsc_payload(&f->c))->attr.size, 1000);
 	assert_int_equal(stat(path(f, "existing"), &st), 0);
 	assert_int_equal(st.st_size, 1000);
 	assert_int_equal(st.st_mode & 07777, 0600);
@@ -454,12 +487,14 @@ static void test_setattr_and_xattr(void **state)
 		return; /* tmpfs without user xattrs */
 	assert_int_equal(err, 0);
 	assert_int_equal(fsc_call(&f->c, FUSE_GETXATTR, node, &gx, sizeof(gx),
-				  "user.k", NULL, NULL, 0), 0);
+				  "user.k", NULL, NULL, 0),
+			 0);
 	assert_int_equal(((struct fuse_getxattr_out *)fsc_payload(&f->c))->size,
 			 3);
 	gx.size = 2;
 	assert_int_equal(fsc_call(&f->c, FUSE_GETXATTR, node, &gx, sizeof(gx),
-				  "user.k", NULL, NULL, 0), -ERANGE);
+				  "user.k", NULL, NULL, 0),
+			 -ERANGE);
 }
 
 int main(void)

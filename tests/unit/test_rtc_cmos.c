@@ -224,12 +224,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
-		T(test_status_registers),
-		T(test_bcd_24h),
-		T(test_binary_24h),
-		T(test_12h_modes),
-		T(test_time_writes_ignored),
-		T(test_cmos_memory),
+		T(test_status_registers),    T(test_bcd_24h),
+		T(test_binary_24h),          T(test_12h_modes),
+		T(test_time_writes_ignored), T(test_cmos_memory),
 		T(test_host_clock),
 #undef T
 	};

@@ -75,9 +75,8 @@ static int setup(void **state)
 	assert_non_null(f);
 	assert_int_equal(pipe2(f->pipe_fds, O_NONBLOCK), 0);
 	bus_init(&f->pio, "pio");
-	assert_int_equal(serial_8250_init(&f->uart, "serial", irq,
-					  f->pipe_fds[1]),
-			 0);
+	assert_int_equal(
+		serial_8250_init(&f->uart, "serial", irq, f->pipe_fds[1]), 0);
 	serial_8250_set_rx_ready(&f->uart, count_rx_ready, NULL);
 	assert_int_equal(serial_8250_register(&f->uart, &f->pio, COM1), 0);
 	nr_irq_calls = 0;
@@ -115,9 +114,8 @@ static void receive_all(struct fixture *f, const char *text)
 {
 	size_t len = strlen(text);
 
-	assert_int_equal(serial_8250_receive(&f->uart, (const uint8_t *)text,
-					     len),
-			 len);
+	assert_int_equal(
+		serial_8250_receive(&f->uart, (const uint8_t *)text, len), len);
 }
 
 static void test_divisor_latch_round_trip(void **state)
@@ -210,8 +208,7 @@ static void test_loopback_probe(void **state)
 
 	/* ...and the receiver does not listen to the host. */
 	assert_int_equal(serial_8250_rx_space(&f->uart), 0);
-	assert_int_equal(serial_8250_receive(&f->uart, (const uint8_t *)"h",
-					     1),
+	assert_int_equal(serial_8250_receive(&f->uart, (const uint8_t *)"h", 1),
 			 0);
 
 	/* No IRQ leaves the chip in loopback, even with OUT2 set. */

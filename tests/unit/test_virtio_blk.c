@@ -47,16 +47,16 @@ static uint32_t rd(struct fixture *f, uint64_t off)
 {
 	uint32_t v;
 
-	assert_true(bus_access(&f->vm.mmio, BASE + off, (uint8_t *)&v, 4,
-			       false));
+	assert_true(
+		bus_access(&f->vm.mmio, BASE + off, (uint8_t *)&v, 4, false));
 	return le32toh(v);
 }
 
 static void wr(struct fixture *f, uint64_t off, uint32_t v)
 {
 	v = htole32(v);
-	assert_true(bus_access(&f->vm.mmio, BASE + off, (uint8_t *)&v, 4,
-			       true));
+	assert_true(
+		bus_access(&f->vm.mmio, BASE + off, (uint8_t *)&v, 4, true));
 }
 
 static void tick_done(struct ev_op *op, int res, uint32_t flags)
@@ -192,9 +192,9 @@ static uint8_t *gptr(struct fixture *f, gpa_t gpa, size_t len)
  * buf, split into pieces of at most piece bytes), status. slot picks the
  * header and status bytes. Returns the head.
  */
-static uint16_t add_req_q(struct fixture *f, unsigned int q,
-			  unsigned int slot, uint32_t type, uint64_t sector,
-			  gpa_t buf, uint32_t n, uint32_t piece)
+static uint16_t add_req_q(struct fixture *f, unsigned int q, unsigned int slot,
+			  uint32_t type, uint64_t sector, gpa_t buf, uint32_t n,
+			  uint32_t piece)
 {
 	struct virtio_blk_req_hdr h = {.type = htole32(type),
 				       .sector = htole64(sector)};
@@ -316,8 +316,8 @@ static void test_write_read_back(void **state)
 	wait_used(f, 0, 1, &id, &len);
 	assert_int_equal(status_of(f, 0), VIRTIO_BLK_S_OK);
 	assert_int_equal(len, n + 1);
-	assert_memory_equal(gptr(f, BUF_GPA + 0x100000, n),
-			    gptr(f, BUF_GPA, n), n);
+	assert_memory_equal(gptr(f, BUF_GPA + 0x100000, n), gptr(f, BUF_GPA, n),
+			    n);
 }
 
 /* Many requests in flight at once; every one comes back exactly once. */
@@ -415,13 +415,13 @@ static void test_write_zeroes_discard(void **state)
 	assert_int_equal(do_dwz(f, VIRTIO_BLK_T_DISCARD, 128, 16, 0),
 			 VIRTIO_BLK_S_OK);
 	/* virtio 1.2, 5.2.6.2: unmap on discard is unsupported. */
-	assert_int_equal(do_dwz(f, VIRTIO_BLK_T_DISCARD, 128, 16,
-				VIRTIO_BLK_WZ_F_UNMAP),
-			 VIRTIO_BLK_S_UNSUPP);
+	assert_int_equal(
+		do_dwz(f, VIRTIO_BLK_T_DISCARD, 128, 16, VIRTIO_BLK_WZ_F_UNMAP),
+		VIRTIO_BLK_S_UNSUPP);
 	/* Past the end: refused, and the file does not grow. */
-	assert_int_equal(do_dwz(f, VIRTIO_BLK_T_WRITE_ZEROES,
-				IMG_BYTES / 512 - 4, 8, 0),
-			 VIRTIO_BLK_S_IOERR);
+	assert_int_equal(
+		do_dwz(f, VIRTIO_BLK_T_WRITE_ZEROES, IMG_BYTES / 512 - 4, 8, 0),
+		VIRTIO_BLK_S_IOERR);
 	assert_int_equal(fstat(f->fd, &st), 0);
 	assert_int_equal(st.st_size, IMG_BYTES);
 }
@@ -431,22 +431,22 @@ static void test_out_of_range(void **state)
 	struct fixture *f = *state;
 	struct stat st;
 
-	assert_int_equal(do_req(f, VIRTIO_BLK_T_OUT, IMG_BYTES / 512 - 1,
-				BUF_GPA, 1024),
-			 VIRTIO_BLK_S_IOERR);
-	assert_int_equal(do_req(f, VIRTIO_BLK_T_IN, IMG_BYTES / 512, BUF_GPA,
-				512),
-			 VIRTIO_BLK_S_IOERR);
-	assert_int_equal(do_req(f, VIRTIO_BLK_T_OUT, UINT64_MAX / 512, BUF_GPA,
-				512),
-			 VIRTIO_BLK_S_IOERR);
+	assert_int_equal(
+		do_req(f, VIRTIO_BLK_T_OUT, IMG_BYTES / 512 - 1, BUF_GPA, 1024),
+		VIRTIO_BLK_S_IOERR);
+	assert_int_equal(
+		do_req(f, VIRTIO_BLK_T_IN, IMG_BYTES / 512, BUF_GPA, 512),
+		VIRTIO_BLK_S_IOERR);
+	assert_int_equal(
+		do_req(f, VIRTIO_BLK_T_OUT, UINT64_MAX / 512, BUF_GPA, 512),
+		VIRTIO_BLK_S_IOERR);
 	assert_int_equal(fstat(f->fd, &st), 0);
 	assert_int_equal(st.st_size, IMG_BYTES);
 	assert_true(host_all(f, IMG_BYTES - 512, 512, 0xee));
 	/* The last sector itself is fine. */
-	assert_int_equal(do_req(f, VIRTIO_BLK_T_OUT, IMG_BYTES / 512 - 1,
-				BUF_GPA, 512),
-			 VIRTIO_BLK_S_OK);
+	assert_int_equal(
+		do_req(f, VIRTIO_BLK_T_OUT, IMG_BYTES / 512 - 1, BUF_GPA, 512),
+		VIRTIO_BLK_S_OK);
 }
 
 static void test_unsupported(void **state)
@@ -572,8 +572,8 @@ static void test_multiqueue(void **state)
 		wait_used(f, q, 1, NULL, NULL);
 		assert_int_equal(status_of(f, q), VIRTIO_BLK_S_OK);
 		host_read(f, 4096ull * q, host, 4096);
-		assert_memory_equal(host, gptr(f, BUF_GPA + 0x10000ull * q,
-					       4096), 4096);
+		assert_memory_equal(
+			host, gptr(f, BUF_GPA + 0x10000ull * q, 4096), 4096);
 	}
 }
 

@@ -40,20 +40,20 @@ static uint32_t rd(struct fixture *f, uint64_t off)
 {
 	uint32_t v;
 
-	assert_true(bus_access(&f->vm.mmio, BASE + off, (uint8_t *)&v, 4,
-			       false));
+	assert_true(
+		bus_access(&f->vm.mmio, BASE + off, (uint8_t *)&v, 4, false));
 	return le32toh(v);
 }
 
 static void wr(struct fixture *f, uint64_t off, uint32_t v)
 {
 	v = htole32(v);
-	assert_true(bus_access(&f->vm.mmio, BASE + off, (uint8_t *)&v, 4,
-			       true));
+	assert_true(
+		bus_access(&f->vm.mmio, BASE + off, (uint8_t *)&v, 4, true));
 }
 
-static void queue_init(struct fixture *f, unsigned int q,
-		       struct vq_driver *d, gpa_t ring)
+static void queue_init(struct fixture *f, unsigned int q, struct vq_driver *d,
+		       gpa_t ring)
 {
 	vqd_init(d, &f->vm.mem, QSIZE, ring);
 	wr(f, VIRTIO_MMIO_QUEUE_SEL, q);
@@ -143,7 +143,8 @@ static void test_init_and_forget(void **state)
 		struct fuse_in_header h;
 		struct fuse_forget_in in;
 	} forget = {
-		.h = {.len = sizeof(forget), .opcode = FUSE_FORGET,
+		.h = {.len = sizeof(forget),
+		      .opcode = FUSE_FORGET,
 		      .nodeid = 1},
 		.in = {.nlookup = 1},
 	};
@@ -176,8 +177,8 @@ static void test_init_and_forget(void **state)
 	wr(f, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
 	assert_true(vqd_get_used(&f->hiprio, &id, &len));
 	assert_int_equal(len, 0);
-	assert_int_equal(rd(f, VIRTIO_MMIO_STATUS) &
-				 VIRTIO_STATUS_NEEDS_RESET, 0);
+	assert_int_equal(rd(f, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET,
+			 0);
 }
 
 static void test_spec_parse(void **state)
@@ -185,7 +186,9 @@ static void test_spec_parse(void **state)
 	struct virtio_fs_spec s;
 
 	assert_int_equal(virtio_fs_spec_parse("tag=a,dir=/x,readonly=on,"
-					      "cache=never", &s), 0);
+					      "cache=never",
+					      &s),
+			 0);
 	assert_string_equal(s.tag, "a");
 	assert_string_equal(s.dir, "/x");
 	assert_true(s.readonly);
@@ -202,7 +205,9 @@ static void test_spec_parse(void **state)
 			 -EINVAL);
 	assert_int_equal(virtio_fs_spec_parse(
 				 "tag=0123456789012345678901234567890123456,"
-				 "dir=/x", &s), -EINVAL);
+				 "dir=/x",
+				 &s),
+			 -EINVAL);
 }
 
 int main(void)

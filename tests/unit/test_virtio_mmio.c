@@ -22,10 +22,10 @@
 #include "vmm/vm.h"
 #include "vq_driver.h"
 
-#define BASE      LAYOUT_VIRTIO_MMIO_BASE
-#define RING_GPA  0x10000ull
-#define BUF_GPA   0x100000ull
-#define TEST_ID   42
+#define BASE           LAYOUT_VIRTIO_MMIO_BASE
+#define RING_GPA       0x10000ull
+#define BUF_GPA        0x100000ull
+#define TEST_ID        42
 #define F_VERSION_1_HI (1u << (VIRTIO_F_VERSION_1 - 32))
 
 /* A device with two queues, 8 bytes of config space and feature bit 0. */
@@ -43,13 +43,15 @@ struct test_dev {
 static void test_config_read(struct virtio_dev *dev, uint32_t off,
 			     uint8_t *data, uint32_t len)
 {
-	memcpy(data, container_of(dev, struct test_dev, dev)->config + off, len);
+	memcpy(data, container_of(dev, struct test_dev, dev)->config + off,
+	       len);
 }
 
 static void test_config_write(struct virtio_dev *dev, uint32_t off,
 			      const uint8_t *data, uint32_t len)
 {
-	memcpy(container_of(dev, struct test_dev, dev)->config + off, data, len);
+	memcpy(container_of(dev, struct test_dev, dev)->config + off, data,
+	       len);
 }
 
 /* Returns each chain with its writable length as used. */
@@ -155,16 +157,16 @@ static uint32_t rd(struct fixture *f, uint64_t off)
 {
 	uint32_t v;
 
-	assert_true(bus_access(&f->vm.mmio, BASE + off, (uint8_t *)&v, 4,
-			       false));
+	assert_true(
+		bus_access(&f->vm.mmio, BASE + off, (uint8_t *)&v, 4, false));
 	return le32toh(v);
 }
 
 static void wr(struct fixture *f, uint64_t off, uint32_t v)
 {
 	v = htole32(v);
-	assert_true(bus_access(&f->vm.mmio, BASE + off, (uint8_t *)&v, 4,
-			       true));
+	assert_true(
+		bus_access(&f->vm.mmio, BASE + off, (uint8_t *)&v, 4, true));
 }
 
 /* How many interrupts were injected since the last call. */
@@ -400,11 +402,11 @@ static void test_config_space(void **state)
 
 	assert_true(bus_access(&f->vm.mmio, BASE + 0x100 + 2, &b, 1, false));
 	assert_int_equal(b, 3);
-	assert_true(bus_access(&f->vm.mmio, BASE + 0x100 + 6, (uint8_t *)&h,
-			       2, false));
-	assert_int_equal(h, 0x0807);
-	assert_true(bus_access(&f->vm.mmio, BASE + 0x100, (uint8_t *)&q, 8,
+	assert_true(bus_access(&f->vm.mmio, BASE + 0x100 + 6, (uint8_t *)&h, 2,
 			       false));
+	assert_int_equal(h, 0x0807);
+	assert_true(
+		bus_access(&f->vm.mmio, BASE + 0x100, (uint8_t *)&q, 8, false));
 	assert_int_equal(q, 0x0807060504030201ull);
 	assert_int_equal(rd(f, 0x104), 0x08070605);
 
@@ -418,8 +420,8 @@ static void test_config_space(void **state)
 	wr(f, 0x108, 0xffffffff);
 	/* A 3-byte access is not one the bus can make, but 8 at 0x104 is bad. */
 	q = 0;
-	assert_true(bus_access(&f->vm.mmio, BASE + 0x104, (uint8_t *)&q, 8,
-			       false));
+	assert_true(
+		bus_access(&f->vm.mmio, BASE + 0x104, (uint8_t *)&q, 8, false));
 	assert_int_equal(q, 0);
 }
 
@@ -554,7 +556,8 @@ static void test_cmdline(void **state)
 static void test_out_of_slots(void **state)
 {
 	struct fixture *f = *state;
-	unsigned int pins = LAYOUT_IRQ_VIRTIO_LAST - LAYOUT_IRQ_VIRTIO_FIRST + 1;
+	unsigned int pins = LAYOUT_IRQ_VIRTIO_LAST - LAYOUT_IRQ_VIRTIO_FIRST +
+			    1;
 	struct test_dev *extra;
 
 	for (unsigned int i = 1; i < pins; i++)
@@ -579,7 +582,8 @@ static void test_fdt(void **state)
 	assert_int_equal(fdt_check_header(blob), 0);
 	assert_true(fdt_totalsize(blob) <= sizeof(blob));
 
-	fdt_for_each_subnode(node, blob, 0) {
+	fdt_for_each_subnode(node, blob, 0)
+	{
 		const char *name = fdt_get_name(blob, node, NULL);
 
 		if (!strncmp(name, "memory@", 7))
@@ -589,8 +593,7 @@ static void test_fdt(void **state)
 	}
 	assert_int_equal(mems, 1);
 	assert_int_equal(virtio, 2);
-	fdt_for_each_subnode(node, blob, fdt_path_offset(blob, "/cpus"))
-		cpus++;
+	fdt_for_each_subnode(node, blob, fdt_path_offset(blob, "/cpus")) cpus++;
 	assert_int_equal(cpus, 2);
 
 	node = fdt_path_offset(blob, "/virtio_mmio@d0001000");

@@ -34,16 +34,16 @@ static uint32_t rd(struct fixture *f, uint64_t off)
 {
 	uint32_t v;
 
-	assert_true(bus_access(&f->vm.mmio, BASE + off, (uint8_t *)&v, 4,
-			       false));
+	assert_true(
+		bus_access(&f->vm.mmio, BASE + off, (uint8_t *)&v, 4, false));
 	return le32toh(v);
 }
 
 static void wr(struct fixture *f, uint64_t off, uint32_t v)
 {
 	v = htole32(v);
-	assert_true(bus_access(&f->vm.mmio, BASE + off, (uint8_t *)&v, 4,
-			       true));
+	assert_true(
+		bus_access(&f->vm.mmio, BASE + off, (uint8_t *)&v, 4, true));
 }
 
 /* The driver's side of initialisation (virtio 1.2, 3.1.1 and 4.2.3). */
@@ -255,12 +255,9 @@ static void test_bad_chain_fails(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_fills_writable_chain),
-		T(test_several_requests),
-		T(test_indirect_request),
-		T(test_large_request_capped),
-		T(test_readable_chain_fails),
-		T(test_mixed_chain_fails),
+		T(test_fills_writable_chain), T(test_several_requests),
+		T(test_indirect_request),     T(test_large_request_capped),
+		T(test_readable_chain_fails), T(test_mixed_chain_fails),
 		T(test_bad_chain_fails),
 	};
 

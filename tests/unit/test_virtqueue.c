@@ -15,11 +15,11 @@
 #include "devices/virtqueue.h"
 #include "vq_driver.h"
 
-#define RAM_BYTES  (16u << 20)
-#define RING_GPA   0x10000ull
-#define TABLE_GPA  0x80000ull /* indirect tables */
-#define BUF_GPA    0x100000ull
-#define QSIZE      8
+#define RAM_BYTES (16u << 20)
+#define RING_GPA  0x10000ull
+#define TABLE_GPA 0x80000ull /* indirect tables */
+#define BUF_GPA   0x100000ull
+#define QSIZE     8
 
 #define F_INDIRECT (1ull << VIRTIO_RING_F_INDIRECT_DESC)
 #define F_EVENT    (1ull << VIRTIO_RING_F_EVENT_IDX)
@@ -572,12 +572,13 @@ static void test_strerror(void **state)
 	(void)state;
 	for (int e = VQ_ERR_NOT_READY; e < VQ_ERR_LAST; e++)
 		assert_non_null(vq_strerror(-e));
-	assert_string_equal(vq_strerror(-VQ_ERR_LOOP), "descriptor chain loops");
+	assert_string_equal(vq_strerror(-VQ_ERR_LOOP),
+			    "descriptor chain loops");
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
-#define T_EVENT(fn) cmocka_unit_test_setup_teardown(fn, setup_event_idx, \
-						     teardown)
+#define T_EVENT(fn)                                                            \
+	cmocka_unit_test_setup_teardown(fn, setup_event_idx, teardown)
 
 static int setup_big(void **state)
 {

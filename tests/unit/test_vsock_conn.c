@@ -16,8 +16,8 @@
 #include "devices/vsock_pkt.h"
 #include "devices/vsock_unix.h"
 
-#define GUEST_CID 3u
-#define HOST_PORT 1000u
+#define GUEST_CID  3u
+#define HOST_PORT  1000u
 #define GUEST_PORT 5000u
 
 /* A guest packet: header, then payload, in one buffer. */
@@ -34,10 +34,15 @@ static struct pkt *mk(struct pkt *p, uint16_t op, uint32_t len,
 
 	memset(p, 0, sizeof(*p));
 	p->hdr = (struct vsock_hdr){
-		.src_cid = GUEST_CID, .dst_cid = VSOCK_CID_HOST,
-		.src_port = GUEST_PORT, .dst_port = HOST_PORT,
-		.len = len, .type = VSOCK_TYPE_STREAM, .op = op,
-		.buf_alloc = buf_alloc, .fwd_cnt = fwd_cnt,
+		.src_cid = GUEST_CID,
+		.dst_cid = VSOCK_CID_HOST,
+		.src_port = GUEST_PORT,
+		.dst_port = HOST_PORT,
+		.len = len,
+		.type = VSOCK_TYPE_STREAM,
+		.op = op,
+		.buf_alloc = buf_alloc,
+		.fwd_cnt = fwd_cnt,
 	};
 	vsock_hdr_encode(&p->hdr, &le);
 	memcpy(p->buf, &le, sizeof(le));
@@ -105,7 +110,8 @@ static void test_parse(void **state)
 
 	(void)state;
 	mk(&p, VSOCK_OP_RW, 10, 0, 0);
-	assert_int_equal(vsock_pkt_parse(&p.iov, 1, VSOCK_HDR_BYTES + 10, &h), 0);
+	assert_int_equal(vsock_pkt_parse(&p.iov, 1, VSOCK_HDR_BYTES + 10, &h),
+			 0);
 	assert_int_equal(h.len, 10);
 	assert_int_equal(h.src_port, GUEST_PORT);
 
@@ -139,7 +145,8 @@ static void test_classify(void **state)
 
 	(void)state;
 	mk(&p, VSOCK_OP_RW, 0, 0, 0);
-	assert_int_equal(vsock_pkt_classify(&p.hdr, GUEST_CID), VSOCK_PKT_HANDLE);
+	assert_int_equal(vsock_pkt_classify(&p.hdr, GUEST_CID),
+			 VSOCK_PKT_HANDLE);
 	p.hdr.src_cid = 7;
 	assert_int_equal(vsock_pkt_classify(&p.hdr, GUEST_CID), VSOCK_PKT_DROP);
 	p.hdr.src_cid = GUEST_CID;
@@ -173,12 +180,12 @@ static void test_guest_to_host_credit(void **state)
 
 	/* The guest may fill exactly buf_alloc, and not a byte more. */
 	while (sent + 8192 <= VSOCK_BUF_ALLOC) {
-		assert_int_equal(recv_pkt(&c, mk(&p, VSOCK_OP_RW, 8192,
-						 65536, 0)), 0);
+		assert_int_equal(
+			recv_pkt(&c, mk(&p, VSOCK_OP_RW, 8192, 65536, 0)), 0);
 		sent += 8192;
 	}
 	assert_int_equal(c.to_host.len, VSOCK_BUF_ALLOC);
-	assert_int_equal(vsock_ring_read_area(&c.to_host, &area), 
+	assert_int_equal(vsock_ring_read_area(&c.to_host, &area),
 			 VSOCK_BUF_ALLOC);
 	assert_int_equal(area[0], 0);
 	assert_int_equal(area[8191], (uint8_t)8191);
@@ -203,8 +210,8 @@ static void test_guest_to_host_credit(void **state)
 	/* Past the credit: the connection is reset, not buffered. */
 	assert_int_equal(recv_pkt(&c, mk(&p, VSOCK_OP_RW, 8192, 65536, 0)), 0);
 	for (uint32_t k = 0; k < VSOCK_BUF_ALLOC / 8192 - 1; k++)
-		assert_int_equal(recv_pkt(&c, mk(&p, VSOCK_OP_RW, 8192, 65536,
-						 0)), 0);
+		assert_int_equal(
+			recv_pkt(&c, mk(&p, VSOCK_OP_RW, 8192, 65536, 0)), 0);
 	assert_int_equal(c.to_host.len, VSOCK_BUF_ALLOC);
 	assert_int_equal(recv_pkt(&c, mk(&p, VSOCK_OP_RW, 1, 65536, 0)),
 			 VSOCK_EV_CLOSE | VSOCK_EV_VIOLATION);
@@ -224,8 +231,8 @@ static void test_credit_request(void **state)
 	guest_connects(&c, 4096);
 	recv_pkt(&c, mk(&p, VSOCK_OP_RW, 100, 4096, 0));
 	vsock_conn_host_written(&c, 100);
-	assert_int_equal(recv_pkt(&c, mk(&p, VSOCK_OP_CREDIT_REQUEST, 0, 4096,
-					 0)), 0);
+	assert_int_equal(
+		recv_pkt(&c, mk(&p, VSOCK_OP_CREDIT_REQUEST, 0, 4096, 0)), 0);
 	assert_int_equal(emit(&c, &h, NULL, 4096), VSOCK_OP_CREDIT_UPDATE);
 	assert_int_equal(h.fwd_cnt, 100);
 	vsock_conn_cleanup(&c);
@@ -457,7 +464,8 @@ static void test_table(void **state)
 	(void)state;
 	memset(&t, 0, sizeof(t));
 	for (uint32_t i = 0; i < 600; i++) {
-		vsock_conn_init(&c[i], GUEST_CID, 1024 + i % 3, 40000 + i, NULL);
+		vsock_conn_init(&c[i], GUEST_CID, 1024 + i % 3, 40000 + i,
+				NULL);
 		vsock_conn_insert(&t, &c[i]);
 	}
 	assert_int_equal(t.count, 600);
@@ -475,29 +483,33 @@ static void test_connect_line(void **state)
 	size_t n = 0;
 
 	(void)state;
-	assert_int_equal(vsock_unix_parse_connect("CONNECT 1024\n", 13, &port,
-						  &n), 1);
+	assert_int_equal(
+		vsock_unix_parse_connect("CONNECT 1024\n", 13, &port, &n), 1);
 	assert_int_equal(port, 1024);
 	assert_int_equal(n, 13);
-	assert_int_equal(vsock_unix_parse_connect("CONNECT 52\nxyz", 14, &port,
-						  &n), 1);
+	assert_int_equal(
+		vsock_unix_parse_connect("CONNECT 52\nxyz", 14, &port, &n), 1);
 	assert_int_equal(n, 11);
-	assert_int_equal(vsock_unix_parse_connect("CONNECT 4294967295\n", 19,
-						  &port, &n), 1);
+	assert_int_equal(
+		vsock_unix_parse_connect("CONNECT 4294967295\n", 19, &port, &n),
+		1);
 	assert_int_equal(port, 4294967295u);
 	assert_int_equal(vsock_unix_parse_connect("CONN", 4, &port, &n), 0);
 	assert_int_equal(vsock_unix_parse_connect("CONNECT 10", 10, &port, &n),
 			 0);
-	assert_int_equal(vsock_unix_parse_connect("CONNECT 4294967296\n", 19,
-						  &port, &n), -EINVAL);
+	assert_int_equal(
+		vsock_unix_parse_connect("CONNECT 4294967296\n", 19, &port, &n),
+		-EINVAL);
 	assert_int_equal(vsock_unix_parse_connect("CONNECT \n", 9, &port, &n),
 			 -EINVAL);
-	assert_int_equal(vsock_unix_parse_connect("CONNECT -1\n", 11, &port,
-						  &n), -EINVAL);
+	assert_int_equal(
+		vsock_unix_parse_connect("CONNECT -1\n", 11, &port, &n),
+		-EINVAL);
 	assert_int_equal(vsock_unix_parse_connect("GET / HTTP", 10, &port, &n),
 			 -EINVAL);
-	assert_int_equal(vsock_unix_parse_connect("CONNECT 1 \n", 11, &port,
-						  &n), -EINVAL);
+	assert_int_equal(
+		vsock_unix_parse_connect("CONNECT 1 \n", 11, &port, &n),
+		-EINVAL);
 }
 
 int main(void)

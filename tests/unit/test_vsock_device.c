@@ -30,15 +30,15 @@
 #include "vmm/vm.h"
 #include "vq_driver.h"
 
-#define BASE      LAYOUT_VIRTIO_MMIO_BASE
-#define RING_GPA  0x10000ull
-#define RX_GPA    0x100000ull
-#define TX_GPA    0x400000ull
-#define EV_GPA    0x0f0000ull
-#define QSIZE     64
-#define NR_RX     48
-#define RX_BYTES  (VSOCK_HDR_BYTES + 4096)
-#define CID       3u
+#define BASE     LAYOUT_VIRTIO_MMIO_BASE
+#define RING_GPA 0x10000ull
+#define RX_GPA   0x100000ull
+#define TX_GPA   0x400000ull
+#define EV_GPA   0x0f0000ull
+#define QSIZE    64
+#define NR_RX    48
+#define RX_BYTES (VSOCK_HDR_BYTES + 4096)
+#define CID      3u
 
 struct fixture {
 	struct vm vm;
@@ -53,16 +53,16 @@ static uint32_t rd(struct fixture *f, uint64_t off)
 {
 	uint32_t v;
 
-	assert_true(bus_access(&f->vm.mmio, BASE + off, (uint8_t *)&v, 4,
-			       false));
+	assert_true(
+		bus_access(&f->vm.mmio, BASE + off, (uint8_t *)&v, 4, false));
 	return le32toh(v);
 }
 
 static void wr(struct fixture *f, uint64_t off, uint32_t v)
 {
 	v = htole32(v);
-	assert_true(bus_access(&f->vm.mmio, BASE + off, (uint8_t *)&v, 4,
-			       true));
+	assert_true(
+		bus_access(&f->vm.mmio, BASE + off, (uint8_t *)&v, 4, true));
 }
 
 static void *loop_main(void *arg)
@@ -215,10 +215,16 @@ static void g_send(struct fixture *f, uint16_t op, uint32_t src_port,
 		   uint32_t flags, uint32_t buf_alloc, uint32_t fwd_cnt)
 {
 	struct vsock_hdr h = {
-		.src_cid = CID, .dst_cid = VSOCK_CID_HOST,
-		.src_port = src_port, .dst_port = dst_port, .len = n,
-		.type = VSOCK_TYPE_STREAM, .op = op, .flags = flags,
-		.buf_alloc = buf_alloc, .fwd_cnt = fwd_cnt,
+		.src_cid = CID,
+		.dst_cid = VSOCK_CID_HOST,
+		.src_port = src_port,
+		.dst_port = dst_port,
+		.len = n,
+		.type = VSOCK_TYPE_STREAM,
+		.op = op,
+		.flags = flags,
+		.buf_alloc = buf_alloc,
+		.fwd_cnt = fwd_cnt,
 	};
 
 	g_send_raw(f, &h, payload, VSOCK_HDR_BYTES + n);
@@ -352,8 +358,8 @@ static int connect_accepted(struct fixture *f, uint32_t gport,
 	assert_int_equal(p.h.dst_port, gport);
 	assert_true(p.h.src_port >= 0x40000000u);
 	*host_port = p.h.src_port;
-	g_send(f, VSOCK_OP_RESPONSE, gport, p.h.src_port, NULL, 0, 0,
-	       buf_alloc, 0);
+	g_send(f, VSOCK_OP_RESPONSE, gport, p.h.src_port, NULL, 0, 0, buf_alloc,
+	       0);
 	snprintf(want, sizeof(want), "OK %u\n", *host_port);
 	assert_int_equal(h_read(fd, line, strlen(want)), strlen(want));
 	assert_string_equal(line, want);
@@ -592,8 +598,8 @@ static void test_many_streams(void **state)
 	for (int i = 0; i < 64; i++) {
 		char buf[4];
 
-		g_send(f, VSOCK_OP_RW, 2000 + (uint32_t)i, hp[i], "back", 4,
-		       0, 4096, 4);
+		g_send(f, VSOCK_OP_RW, 2000 + (uint32_t)i, hp[i], "back", 4, 0,
+		       4096, 4);
 		assert_int_equal(h_read(fds[i], buf, 4), 4);
 		assert_memory_equal(buf, "back", 4);
 		close(fds[i]);
@@ -651,8 +657,12 @@ static void test_hostile_packets(void **state)
 {
 	struct fixture *f = *state;
 	struct vsock_hdr h = {
-		.src_cid = CID, .dst_cid = VSOCK_CID_HOST, .src_port = 7,
-		.dst_port = 8, .type = VSOCK_TYPE_STREAM, .op = 99,
+		.src_cid = CID,
+		.dst_cid = VSOCK_CID_HOST,
+		.src_port = 7,
+		.dst_port = 8,
+		.type = VSOCK_TYPE_STREAM,
+		.op = 99,
 	};
 	struct gpkt p;
 	uint32_t hp;
@@ -697,8 +707,12 @@ static void test_hostile_packets(void **state)
 
 	/* A length past the buffer fails the device... */
 	h = (struct vsock_hdr){
-		.src_cid = CID, .dst_cid = VSOCK_CID_HOST, .src_port = 7,
-		.dst_port = 8, .type = VSOCK_TYPE_STREAM, .op = VSOCK_OP_RW,
+		.src_cid = CID,
+		.dst_cid = VSOCK_CID_HOST,
+		.src_port = 7,
+		.dst_port = 8,
+		.type = VSOCK_TYPE_STREAM,
+		.op = VSOCK_OP_RW,
 		.len = 100,
 	};
 	g_send_raw(f, &h, "x", VSOCK_HDR_BYTES + 1);

@@ -84,9 +84,9 @@ static inline int vqd_attach(struct vq_driver *d, struct virtqueue *vq,
 }
 
 /* Writes descriptor i of the table at table_gpa, as the guest would. */
-static inline void vqd_write_desc(struct gmem *mem, gpa_t table_gpa,
-				  uint16_t i, uint64_t addr, uint32_t len,
-				  uint16_t flags, uint16_t next)
+static inline void vqd_write_desc(struct gmem *mem, gpa_t table_gpa, uint16_t i,
+				  uint64_t addr, uint32_t len, uint16_t flags,
+				  uint16_t next)
 {
 	struct vq_desc desc = {
 		.addr = htole64(addr),
@@ -107,8 +107,7 @@ static inline void vqd_desc(struct vq_driver *d, uint16_t i, uint64_t addr,
 /* Makes the chain at head available and publishes avail->idx. */
 static inline void vqd_publish(struct vq_driver *d, uint16_t head)
 {
-	vqd_put16(d->mem, d->avail + 4 + 2ull * (d->avail_idx % d->size),
-		  head);
+	vqd_put16(d->mem, d->avail + 4 + 2ull * (d->avail_idx % d->size), head);
 	d->avail_idx++;
 	vqd_put16(d->mem, d->avail + 2, d->avail_idx);
 }
@@ -149,8 +148,7 @@ static inline uint16_t vqd_add(struct vq_driver *d, const struct vqd_buf *b,
  * the n buffers, publishes it and returns its head.
  */
 static inline uint16_t vqd_add_indirect(struct vq_driver *d, gpa_t table_gpa,
-					const struct vqd_buf *b,
-					unsigned int n)
+					const struct vqd_buf *b, unsigned int n)
 {
 	uint16_t head = d->next_desc;
 

@@ -2,9 +2,9 @@
 #ifndef GUEST_ASM_H
 #define GUEST_ASM_H
 
-#define GDT_CODE64 0x08
-#define GDT_CODE32 0x10
-#define GDT_DATA   0x18
+#define GDT_CODE64      0x08
+#define GDT_CODE32      0x10
+#define GDT_DATA        0x18
 #define GDT_USER_DATA   0x20 /* DPL 3; selectors take RPL 3 */
 #define GDT_USER_CODE64 0x28
 #define GDT_TSS         0x30 /* 16 bytes, filled in by trap.c */

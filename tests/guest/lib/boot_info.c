@@ -72,7 +72,8 @@ static void add_range(uint64_t addr, uint64_t size, uint32_t type)
 	struct guest_mem_range *r;
 
 	if (boot_info.nr_ranges == GUEST_MAX_MEMMAP) {
-		printf("boot: memory map has over %u ranges, ignoring the rest\n",
+		printf("boot: memory map has over %u ranges, ignoring the "
+		       "rest\n",
 		       GUEST_MAX_MEMMAP);
 		return;
 	}
@@ -114,7 +115,8 @@ static int parse_linux64(uint64_t addr)
 
 	boot_info.protocol = "linux64";
 	cmdline = *(const uint32_t *)(bp + BP_CMD_LINE_PTR) |
-		  (uint64_t)*(const uint32_t *)(bp + BP_EXT_CMD_LINE_PTR) << 32;
+		  (uint64_t) * (const uint32_t *)(bp + BP_EXT_CMD_LINE_PTR)
+			  << 32;
 	copy_cmdline(cmdline);
 	boot_info.rsdp_addr = *(const uint64_t *)(bp + BP_ACPI_RSDP_ADDR);
 

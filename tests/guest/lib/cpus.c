@@ -6,16 +6,16 @@
 
 #include "guest.h"
 
-#define BDA_EBDA_SEGMENT 0x40e
+#define BDA_EBDA_SEGMENT  0x40e
 #define BASE_MEM_LAST_KIB 0x9fc00
-#define BIOS_ROM_START   0xe0000
-#define BIOS_ROM_END     0x100000
+#define BIOS_ROM_START    0xe0000
+#define BIOS_ROM_END      0x100000
 
 /* MP spec 1.4, 4.1: the floating pointer structure. */
 struct mp_floating {
 	char signature[4]; /* "_MP_" */
 	uint32_t config_addr;
-	uint8_t length;    /* in 16-byte units */
+	uint8_t length; /* in 16-byte units */
 	uint8_t spec_rev;
 	uint8_t checksum;
 	uint8_t features[5];
@@ -74,10 +74,10 @@ struct acpi_header {
 _Static_assert(sizeof(struct acpi_header) == 36, "ACPI header");
 
 /* ACPI 6.5, 5.2.12: MADT entries after a 44-byte table start. */
-#define MADT_ENTRIES_OFFSET 44
-#define MADT_LAPIC          0
-#define MADT_X2APIC         9
-#define MADT_LAPIC_ENABLED  0x01
+#define MADT_ENTRIES_OFFSET       44
+#define MADT_LAPIC                0
+#define MADT_X2APIC               9
+#define MADT_LAPIC_ENABLED        0x01
 #define MADT_LAPIC_ONLINE_CAPABLE 0x02
 
 static const void *phys(uint64_t addr)
@@ -112,7 +112,8 @@ static uint64_t scan(uint64_t start, uint64_t end, const char *sig,
 /* The legacy places to look: EBDA, last KiB of base memory, BIOS ROM. */
 static uint64_t scan_legacy(const char *sig, size_t sig_len, size_t sum_len)
 {
-	uint64_t ebda = (uint64_t)*(const uint16_t *)phys(BDA_EBDA_SEGMENT) << 4;
+	uint64_t ebda = (uint64_t) * (const uint16_t *)phys(BDA_EBDA_SEGMENT)
+			<< 4;
 	uint64_t a = 0;
 
 	if (ebda >= 0x80000 && ebda < 0xa0000)
@@ -140,8 +141,7 @@ unsigned int cpus_discover_mptable(uint32_t *ids, unsigned int max)
 	if (!fp->config_addr)
 		return 0; /* a default configuration: not used by our VMMs */
 	cfg = phys(fp->config_addr);
-	if (memcmp(cfg->signature, "PCMP", 4) ||
-	    sum_bytes(cfg, cfg->length)) {
+	if (memcmp(cfg->signature, "PCMP", 4) || sum_bytes(cfg, cfg->length)) {
 		printf("cpus: bad MP configuration table at %x\n",
 		       fp->config_addr);
 		return 0;
@@ -165,8 +165,7 @@ static const struct acpi_header *acpi_table(uint64_t addr, const char *sig)
 {
 	const struct acpi_header *h = phys(addr);
 
-	if (!addr || memcmp(h->signature, sig, 4) ||
-	    sum_bytes(h, h->length))
+	if (!addr || memcmp(h->signature, sig, 4) || sum_bytes(h, h->length))
 		return NULL;
 	return h;
 }
@@ -197,8 +196,8 @@ static const struct acpi_header *acpi_find_madt(void)
 	n = (sdt->length - sizeof(*sdt)) / width;
 	for (i = 0; i < n; i++) {
 		const uint8_t *p = (const uint8_t *)(sdt + 1) + i * width;
-		uint64_t t = width == 8 ? *(const uint64_t *)p :
-					  *(const uint32_t *)p;
+		uint64_t t = width == 8 ? *(const uint64_t *)p
+					: *(const uint32_t *)p;
 		const struct acpi_header *h = acpi_table(t, "APIC");
 
 		if (h)

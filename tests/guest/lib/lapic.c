@@ -2,13 +2,13 @@
 #include "guest.h"
 #include "x86.h"
 
-#define MSR_APIC_BASE      0x1b
+#define MSR_APIC_BASE       0x1b
 #define APIC_BASE_ADDR_MASK 0xfffffffffffff000ull
 
-#define LAPIC_ID      0x020
-#define LAPIC_SVR     0x0f0
-#define LAPIC_ICR_LO  0x300
-#define LAPIC_ICR_HI  0x310
+#define LAPIC_ID     0x020
+#define LAPIC_SVR    0x0f0
+#define LAPIC_ICR_LO 0x300
+#define LAPIC_ICR_HI 0x310
 
 #define LAPIC_SVR_ENABLE     0x100
 #define LAPIC_SPURIOUS_VEC   0xff
@@ -63,6 +63,6 @@ void lapic_send_init(uint32_t apic_id)
 
 void lapic_send_sipi(uint32_t apic_id, uint8_t vector)
 {
-	lapic_send_ipi(apic_id, ICR_DELIVERY_STARTUP | ICR_LEVEL_ASSERT |
-				 vector);
+	lapic_send_ipi(apic_id,
+		       ICR_DELIVERY_STARTUP | ICR_LEVEL_ASSERT | vector);
 }

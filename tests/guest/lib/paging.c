@@ -2,7 +2,7 @@
 #include "guest.h"
 #include "x86.h"
 
-#define GIB (1ull << 30)
+#define GIB       (1ull << 30)
 #define PDE_2M_RW 0x087 /* present, writable, user, 2 MiB page */
 #define PDPTE_RW  0x007
 

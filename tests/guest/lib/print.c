@@ -4,11 +4,11 @@
 #include "guest.h"
 #include "x86.h"
 
-#define UART_THR 0 /* transmit holding register */
-#define UART_IER 1
-#define UART_FCR 2
-#define UART_LCR 3
-#define UART_LSR 5
+#define UART_THR      0 /* transmit holding register */
+#define UART_IER      1
+#define UART_FCR      2
+#define UART_LCR      3
+#define UART_LSR      5
 #define UART_LSR_THRE 0x20
 #define UART_LCR_8N1  0x03
 
@@ -95,11 +95,13 @@ static const char *put_conv(const char *fmt, va_list *ap)
 		}
 		break;
 	case 'u':
-		put_uint(is_long ? va_arg(*ap, uint64_t) : va_arg(*ap, unsigned),
+		put_uint(is_long ? va_arg(*ap, uint64_t)
+				 : va_arg(*ap, unsigned),
 			 10, width, zero);
 		break;
 	case 'x':
-		put_uint(is_long ? va_arg(*ap, uint64_t) : va_arg(*ap, unsigned),
+		put_uint(is_long ? va_arg(*ap, uint64_t)
+				 : va_arg(*ap, unsigned),
 			 16, width, zero);
 		break;
 	case 'p':

@@ -19,8 +19,7 @@ void ap_start64(void);
 void ap_start(void);
 
 static uint8_t ap_stacks[GUEST_MAX_CPUS][AP_STACK_SIZE]
-	__attribute__((section(".noinit")))
-	__attribute__((aligned(16)));
+	__attribute__((section(".noinit"))) __attribute__((aligned(16)));
 
 /* Handed from the BSP to the AP being started. */
 static volatile unsigned int ap_next_index;

@@ -14,7 +14,9 @@ void *memcpy(void *dst, const void *src, size_t n)
 	void *d = dst;
 
 	__asm__ volatile("rep movsb"
-			 : "+D"(d), "+S"(src), "+c"(n) : : "memory");
+			 : "+D"(d), "+S"(src), "+c"(n)
+			 :
+			 : "memory");
 	return dst;
 }
 
@@ -30,7 +32,9 @@ void *memmove(void *dst, const void *src, size_t n)
 	d += n - 1;
 	s += n - 1;
 	__asm__ volatile("std; rep movsb; cld"
-			 : "+D"(d), "+S"(s), "+c"(n) : : "memory");
+			 : "+D"(d), "+S"(s), "+c"(n)
+			 :
+			 : "memory");
 	return dst;
 }
 

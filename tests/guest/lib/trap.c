@@ -103,7 +103,7 @@ void trap_load(void)
 	struct __attribute__((packed)) {
 		uint16_t limit;
 		uint64_t base;
-	} ptr = { sizeof(idt) - 1, (uint64_t)idt };
+	} ptr = {sizeof(idt) - 1, (uint64_t)idt};
 
 	__asm__ volatile("lidt %0" : : "m"(ptr));
 }
