@@ -188,9 +188,11 @@ static void job_parse(char *buf, size_t len, struct job *job)
 	memset(job, 0, sizeof(*job));
 	job->cwd = "/";
 	job->root = "initramfs";
-	for (char *rec = buf; rec < end; rec += strlen(rec) + 1) {
+	/* The next record is found before this one is split at its '='. */
+	for (char *rec = buf, *next; rec < end; rec = next) {
 		char *val = strchr(rec, '=');
 
+		next = rec + strlen(rec) + 1;
 		if (!val)
 			continue;
 		*val++ = '\0';
