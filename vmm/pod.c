@@ -19,7 +19,11 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#define POD_DEFAULT_MEM_MIB 256
+/*
+ * The guest kernel initialises and frees every page of RAM at boot, which
+ * is emulated on kvm_pvm hosts: 256 MiB cost 3.4 s more than 128 there.
+ */
+#define POD_DEFAULT_MEM_MIB 128
 #define POD_JOB_MAX         (64 * 1024)
 #define POD_KERNEL_NAME     "vmlinux"
 #define POD_INITRD_NAME     "pod-initramfs.cpio"
