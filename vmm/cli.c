@@ -112,8 +112,7 @@ static int cli_error(const char *flag, const char *value, const char *allowed)
 }
 
 /* A whole decimal number in [min, max]. */
-static int parse_uint(const char *s, uint64_t min, uint64_t max,
-		      uint64_t *out)
+static int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
 	char *end;
 	unsigned long long v;
@@ -321,8 +320,9 @@ int cli_parse_run(int argc, char **argv, struct cli_run *out)
 		if (opt == OPT_HELP)
 			return 1;
 		if (opt == '?') {
-			fprintf(stderr, "minnow: unknown option '%s' (see "
-					"minnow --help)\n",
+			fprintf(stderr,
+				"minnow: unknown option '%s' (see "
+				"minnow --help)\n",
 				argv[optind - 1]);
 			return -EINVAL;
 		}

@@ -27,9 +27,8 @@ static void log_unclaimed_pio(uint16_t port, bool is_write)
 
 	if (atomic_fetch_or(&pio_unclaimed_seen[port / 64], bit) & bit)
 		return;
-	log_debug("pio: %s of port 0x%x hits no device", is_write ? "write"
-								 : "read",
-		  port);
+	log_debug("pio: %s of port 0x%x hits no device",
+		  is_write ? "write" : "read", port);
 }
 
 static void log_unclaimed_mmio(uint64_t addr, bool is_write)
@@ -97,8 +96,7 @@ static enum vcpu_action exit_system_event(struct vm *vm, struct kvm_run *run,
 	return VCPU_STOP;
 }
 
-static enum vcpu_action exit_internal_error(struct vm *vm,
-					    struct kvm_run *run,
+static enum vcpu_action exit_internal_error(struct vm *vm, struct kvm_run *run,
 					    unsigned int index)
 {
 	char bytes[3 * 16 + 1] = "";
@@ -142,8 +140,7 @@ enum vcpu_action vcpu_handle_exit(struct vm *vm, struct kvm_run *run,
 		return VCPU_CONTINUE;
 	case KVM_EXIT_SHUTDOWN:
 		/* A triple fault: how PCs (and Linux's reboot=t) reset. */
-		log_info("vcpu%u: triple fault, treating it as a reset",
-			 index);
+		log_info("vcpu%u: triple fault, treating it as a reset", index);
 		vm_request_stop(vm, VM_EXIT_RESET, "guest triple fault");
 		return VCPU_STOP;
 	case KVM_EXIT_SYSTEM_EVENT:

@@ -84,8 +84,7 @@ int vcpu_create(struct vm *vm, unsigned int index,
 	vcpu->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)index);
 	if (vcpu->fd < 0) {
 		err = -errno;
-		log_error("vcpu%u: KVM_CREATE_VCPU: %s", index,
-			  strerror(-err));
+		log_error("vcpu%u: KVM_CREATE_VCPU: %s", index, strerror(-err));
 		return err;
 	}
 

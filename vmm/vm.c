@@ -77,8 +77,7 @@ static int vm_map_memory(struct vm *vm)
 			.userspace_addr = (uint64_t)(uintptr_t)r->host,
 		};
 
-		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) <
-		    0) {
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
 			log_error("vm: KVM_SET_USER_MEMORY_REGION: %s",
 				  strerror(errno));
 			return -errno;
@@ -120,8 +119,7 @@ int vm_create(struct vm *vm, const struct vm_config *config)
 	pthread_cond_init(&vm->pause_cond, NULL);
 	bus_init(&vm->pio, "pio");
 	bus_init(&vm->mmio, "mmio");
-	vm->power = (struct power_sink){.request = vm_power_request,
-					.ctx = vm};
+	vm->power = (struct power_sink){.request = vm_power_request, .ctx = vm};
 
 	if (config->nr_cpus == 0 || config->nr_cpus > VM_MAX_CPUS) {
 		log_error("vm: %u vCPUs asked for, 1 to %u allowed",
@@ -258,8 +256,7 @@ void vm_vcpu_park_if_paused(struct vm *vm)
 	if (vm->pause_requested && !atomic_load(&vm->stop_requested)) {
 		vm->nr_parked++;
 		pthread_cond_broadcast(&vm->pause_cond);
-		while (vm->pause_requested &&
-		       !atomic_load(&vm->stop_requested))
+		while (vm->pause_requested && !atomic_load(&vm->stop_requested))
 			pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
 		vm->nr_parked--;
 	}

@@ -29,12 +29,12 @@ struct virtio_mmio;
 
 /* Why a VM stopped; also minnow's exit status (see README). */
 enum vm_exit {
-	VM_EXIT_POWEROFF = 0,   /* guest powered off */
-	VM_EXIT_ERROR = 1,      /* minnow failed */
-	VM_EXIT_USAGE = 2,      /* bad command line (never from a VM) */
-	VM_EXIT_RESET = 3,      /* guest asked for a reset */
-	VM_EXIT_CRASH = 4,      /* triple fault or a vCPU KVM cannot run */
-	VM_EXIT_SIGNAL = 128,   /* + signal number: SIGTERM, SIGINT */
+	VM_EXIT_POWEROFF = 0, /* guest powered off */
+	VM_EXIT_ERROR = 1,    /* minnow failed */
+	VM_EXIT_USAGE = 2,    /* bad command line (never from a VM) */
+	VM_EXIT_RESET = 3,    /* guest asked for a reset */
+	VM_EXIT_CRASH = 4,    /* triple fault or a vCPU KVM cannot run */
+	VM_EXIT_SIGNAL = 128, /* + signal number: SIGTERM, SIGINT */
 };
 
 struct vm_config {
@@ -57,7 +57,7 @@ struct vm {
 	struct vm_config config;
 	int kvm_fd;
 	int vm_fd;
-	size_t run_size; /* mmap size of struct kvm_run */
+	size_t run_size;  /* mmap size of struct kvm_run */
 	bool host_is_pvm; /* software nested KVM (kvm_pvm), see vmm/pvm.h */
 	struct gmem mem;
 	struct bus pio;
