@@ -132,6 +132,8 @@ static const int loop_calls[] = {
 	SCMP_SYS(setsockopt),
 	/* ...and at teardown it removes the socket it listened on. */
 	SCMP_SYS(unlink),
+	/* --timings: how much guest RAM is resident, counted at exit. */
+	SCMP_SYS(mincore),
 	/* vm_run()'s end: joining the vCPU threads, unmapping. */
 	SCMP_SYS(rt_sigaction),
 };
