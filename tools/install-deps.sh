@@ -7,7 +7,7 @@ packages="
   build-essential cmake ninja-build pkg-config clang lld llvm clang-format
   liburing-dev libfdt-dev libcap-ng-dev libcmocka-dev libseccomp-dev
   libjson-c-dev libhttp-parser-dev device-tree-compiler
-  qemu-system-x86 linux-image-amd64 xz-utils zstd busybox-static cpio
+  qemu-system-x86 linux-image-amd64 xz-utils zstd busybox-static cpio e2fsprogs
   python3 iproute2 gnuplot-nox fio
   linux-source-6.1 flex bison bc libelf-dev libssl-dev
 "
