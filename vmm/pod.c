@@ -49,6 +49,7 @@ enum {
 	OPT_ROOTFS,
 	OPT_ROOTFS_IMAGE,
 	OPT_BUNDLE,
+	OPT_VOLUME,
 	OPT_ENV,
 	OPT_WORKDIR,
 	OPT_HOSTNAME,
@@ -65,6 +66,7 @@ static const struct option pod_options[] = {
 	{"rootfs", required_argument, NULL, OPT_ROOTFS},
 	{"rootfs-image", required_argument, NULL, OPT_ROOTFS_IMAGE},
 	{"bundle", required_argument, NULL, OPT_BUNDLE},
+	{"volume", required_argument, NULL, OPT_VOLUME},
 	{"env", required_argument, NULL, OPT_ENV},
 	{"workdir", required_argument, NULL, OPT_WORKDIR},
 	{"hostname", required_argument, NULL, OPT_HOSTNAME},
@@ -83,6 +85,8 @@ static void pod_usage(void)
 	       "  --rootfs DIR      the container's root, copied into the "
 	       "initramfs\n"
 	       "  --rootfs-image F  an ext4 image as the root (virtio-blk)\n"
+	       "  --volume DIR:PATH share host DIR read-write (virtio-fs) "
+	       "at PATH\n"
 	       "  --bundle DIR      an OCI bundle: process and root from "
 	       "config.json\n"
 	       "  --env K=V         environment (repeatable)\n"
@@ -154,6 +158,24 @@ static int pod_parse_one(int opt, const char *arg, struct pod_opts *o)
 	case OPT_BUNDLE:
 		o->bundle = arg;
 		return 0;
+	case OPT_VOLUME: {
+		const char *colon = strrchr(arg, ':');
+		size_t len = colon ? (size_t)(colon - arg) : 0;
+
+		if (o->volume_guest || !colon || len == 0 ||
+		    len >= sizeof(o->volume_host) || colon[1] != '/' ||
+		    colon[2] == '\0') {
+			fprintf(stderr,
+				"minnow: --volume wants HOST_DIR:/GUEST_PATH "
+				"(once), got '%s'\n",
+				arg);
+			return -EINVAL;
+		}
+		memcpy(o->volume_host, arg, len);
+		o->volume_host[len] = '\0';
+		o->volume_guest = colon + 1;
+		return 0;
+	}
 	case OPT_ENV:
 		if (!strchr(arg, '=') || o->envc == POD_MAX_ENV) {
 			fprintf(stderr,
@@ -370,6 +392,13 @@ int pod_job_encode(const struct pod_opts *o, const char *root, char *buf,
 		err = job_put(buf, size, &off, "gid", num);
 	if (!err)
 		err = job_put(buf, size, &off, "root", root);
+	if (!err && o->volume_guest) {
+		char vol[PATH_MAX];
+
+		snprintf(vol, sizeof(vol), "%s:%s", POD_VOLUME_TAG,
+			 o->volume_guest);
+		err = job_put(buf, size, &off, "volume", vol);
+	}
 	return err ? err : (int)off;
 }
 
@@ -841,7 +870,7 @@ static int pod_run(int argc, char **argv)
 {
 	static char root_buf[PATH_MAX], kernel[PATH_MAX], base[PATH_MAX];
 	static char initrd[PATH_MAX], serial_path[64], cmdline[512];
-	static char disk[PATH_MAX + 32];
+	static char disk[PATH_MAX + 32], volume[PATH_MAX + 32];
 	struct pod_console pc = {.exit_status = -1};
 	struct cli_run run;
 	struct pod_opts o;
@@ -878,6 +907,11 @@ static int pod_run(int argc, char **argv)
 			 o.rootfs_image);
 		run.disks.specs[run.disks.nr++] = disk;
 		root = "blk:/dev/vda";
+	}
+	if (o.volume_guest) {
+		snprintf(volume, sizeof(volume), "tag=%s,dir=%s",
+			 POD_VOLUME_TAG, o.volume_host);
+		run.fs.specs[run.fs.nr++] = volume;
 	}
 	snprintf(cmdline, sizeof(cmdline), "%s%s", POD_CMDLINE_BASE,
 		 o.verbose ? "" : POD_CMDLINE_QUIET);

@@ -13,6 +13,7 @@
 #ifndef MINNOW_POD_H
 #define MINNOW_POD_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,6 +27,9 @@
 /* minnow's own exit status when the container's status never came. */
 #define POD_EXIT_NO_STATUS 125
 
+/* The virtio-fs tag of the --volume share. */
+#define POD_VOLUME_TAG "podvol"
+
 struct pod_opts {
 	uint64_t mem_mib;
 	unsigned int cpus;
@@ -36,6 +40,12 @@ struct pod_opts {
 	const char *rootfs_image;
 	const char *bundle;
 	struct cli_devices nets;
+	/*
+	 * --volume HOST:GUEST: the host directory, shared read-write over
+	 * virtio-fs (tag POD_VOLUME_TAG), mounted at GUEST in the container.
+	 */
+	char volume_host[PATH_MAX];
+	const char *volume_guest;
 
 	/* The process; from the command line or the bundle's config.json. */
 	const char *argv[POD_MAX_ARGS + 1];

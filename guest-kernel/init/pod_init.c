@@ -53,6 +53,7 @@ struct job {
 	char *envp[MAX_ENV + 1];
 	unsigned int argc, envc;
 	const char *cwd, *hostname, *root;
+	const char *volume; /* "TAG:/path": a virtio-fs share, read-write */
 	uid_t uid;
 	gid_t gid;
 };
@@ -206,6 +207,8 @@ static void job_parse(char *buf, size_t len, struct job *job)
 			job->hostname = val;
 		else if (!strcmp(rec, "root"))
 			job->root = val;
+		else if (!strcmp(rec, "volume"))
+			job->volume = val;
 		else if (!strcmp(rec, "uid"))
 			job->uid = (uid_t)strtoul(val, NULL, 10);
 		else if (!strcmp(rec, "gid"))
@@ -268,6 +271,32 @@ static int root_enter(void)
 	return chdir("/");
 }
 
+/*
+ * Mounts the virtio-fs share "TAG:/path" at path under the current
+ * directory (the container's root), creating the directories on the way.
+ */
+static int volume_mount(const char *spec)
+{
+	char tag[64], path[256];
+	const char *colon = strchr(spec, ':');
+
+	if (!colon || (size_t)(colon - spec) >= sizeof(tag) ||
+	    strlen(colon + 1) >= sizeof(path) || colon[1] != '/') {
+		errno = EINVAL;
+		return -1;
+	}
+	memcpy(tag, spec, (size_t)(colon - spec));
+	tag[colon - spec] = '\0';
+	strcpy(path, colon + 2); /* relative to the root */
+	for (char *p = path; (p = strchr(p, '/')); p++) {
+		*p = '\0';
+		mkdir(path, 0755);
+		*p = '/';
+	}
+	mkdir(path, 0755);
+	return mount(tag, path, "virtiofs", MS_NOSUID | MS_NODEV, NULL);
+}
+
 /* In the child, in its new namespaces: enter the root and run. */
 static void __attribute__((noreturn))
 child_run(struct job *job, int out, int err)
@@ -291,6 +320,8 @@ child_run(struct job *job, int out, int err)
 	    mount("/dev", "dev", NULL, MS_BIND | MS_REC, NULL) < 0 ||
 	    mount("/sys", "sys", NULL, MS_BIND | MS_REC, NULL) < 0 ||
 	    mount("tmpfs", "tmp", "tmpfs", MS_NOSUID | MS_NODEV, NULL) < 0)
+		goto fail;
+	if (job->volume && volume_mount(job->volume) < 0)
 		goto fail;
 	if (root_enter() < 0)
 		goto fail;

@@ -37,9 +37,10 @@ def make_rootfs(path):
         os.symlink("busybox", os.path.join(path, "bin", a))
 
 
-def pod_run(minnow, rootfs, cmd, timeout, root_flag="--rootfs"):
+def pod_run(minnow, rootfs, cmd, timeout, root_flag="--rootfs",
+            extra=()):
     argv = [minnow, "pod", "run", root_flag, rootfs, "--env",
-            "PATH=/bin", "--"] + cmd
+            "PATH=/bin"] + list(extra) + ["--"] + cmd
     start = time.monotonic()
     res = subprocess.run(argv, capture_output=True, text=True,
                          timeout=timeout)
@@ -52,7 +53,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--minnow", required=True)
     ap.add_argument("--case", required=True,
-                    choices=("hello", "status", "hwrng", "ext4"))
+                    choices=("hello", "status", "hwrng", "ext4", "virtiofs"))
     ap.add_argument("--workdir", required=True)
     ap.add_argument("--timeout", type=int, default=200)
     args = ap.parse_args()
@@ -105,6 +106,24 @@ def main():
                       root_flag="--rootfs-image")
         if res.returncode != 0 or res.stdout != "read through virtio-blk\n":
             fail("wanted the marker from the ext4 image", res)
+    elif args.case == "virtiofs":
+        # A host directory shared read-write through Linux's own virtiofs
+        # driver: the container reads what the host wrote, and the host
+        # sees what the container wrote.
+        share = os.path.join(args.workdir, "share")
+        shutil.rmtree(share, ignore_errors=True)
+        os.makedirs(share)
+        with open(os.path.join(share, "in"), "w") as f:
+            f.write("from the host\n")
+        res = pod_run(args.minnow, rootfs,
+                      ["sh", "-c", "cat /data/in; echo from the guest "
+                       "> /data/out"], args.timeout,
+                      extra=("--volume", share + ":/data"))
+        out = os.path.join(share, "out")
+        if res.returncode != 0 or res.stdout != "from the host\n":
+            fail("wanted the host's file read in the guest", res)
+        if not os.path.exists(out) or open(out).read() != "from the guest\n":
+            fail("the guest's file did not reach the host directory", res)
     print("PASS")
 
 
