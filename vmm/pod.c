@@ -50,6 +50,7 @@ enum {
 	OPT_ROOTFS_IMAGE,
 	OPT_BUNDLE,
 	OPT_VOLUME,
+	OPT_VSOCK,
 	OPT_ENV,
 	OPT_WORKDIR,
 	OPT_HOSTNAME,
@@ -67,6 +68,7 @@ static const struct option pod_options[] = {
 	{"rootfs-image", required_argument, NULL, OPT_ROOTFS_IMAGE},
 	{"bundle", required_argument, NULL, OPT_BUNDLE},
 	{"volume", required_argument, NULL, OPT_VOLUME},
+	{"vsock", required_argument, NULL, OPT_VSOCK},
 	{"env", required_argument, NULL, OPT_ENV},
 	{"workdir", required_argument, NULL, OPT_WORKDIR},
 	{"hostname", required_argument, NULL, OPT_HOSTNAME},
@@ -85,6 +87,7 @@ static void pod_usage(void)
 	       "  --rootfs DIR      the container's root, copied into the "
 	       "initramfs\n"
 	       "  --rootfs-image F  an ext4 image as the root (virtio-blk)\n"
+	       "  --vsock SPEC      a virtio-vsock device, as for minnow run\n"
 	       "  --volume DIR:PATH share host DIR read-write (virtio-fs) "
 	       "at PATH\n"
 	       "  --bundle DIR      an OCI bundle: process and root from "
@@ -142,6 +145,13 @@ static int pod_parse_one(int opt, const char *arg, struct pod_opts *o)
 			return -EINVAL;
 		}
 		o->nets.specs[o->nets.nr++] = arg;
+		return 0;
+	case OPT_VSOCK:
+		if (o->vsock.nr == 1) {
+			fprintf(stderr, "minnow: --vsock given twice\n");
+			return -EINVAL;
+		}
+		o->vsock.specs[o->vsock.nr++] = arg;
 		return 0;
 	case OPT_KERNEL:
 		o->kernel = arg;
@@ -900,6 +910,7 @@ static int pod_run(int argc, char **argv)
 		.log_level = o.verbose ? LOG_INFO : LOG_WARN,
 		.rng = true,
 		.nets = o.nets,
+		.vsock = o.vsock,
 	};
 	if (o.rootfs_image) {
 		/* virtio-blk devices come first: the image is /dev/vda. */

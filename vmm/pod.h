@@ -40,6 +40,7 @@ struct pod_opts {
 	const char *rootfs_image;
 	const char *bundle;
 	struct cli_devices nets;
+	struct cli_devices vsock; /* --vsock, as for minnow run */
 	/*
 	 * --volume HOST:GUEST: the host directory, shared read-write over
 	 * virtio-fs (tag POD_VOLUME_TAG), mounted at GUEST in the container.

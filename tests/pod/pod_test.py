@@ -5,7 +5,9 @@ Exit 0 pass, 1 fail, 77 skip (no /dev/kvm, no busybox-static, no kernel).
 """
 import argparse
 import os
+import select
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -53,7 +55,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--minnow", required=True)
     ap.add_argument("--case", required=True,
-                    choices=("hello", "status", "hwrng", "ext4", "virtiofs"))
+                    choices=("hello", "status", "hwrng", "ext4", "virtiofs",
+                             "vsock"))
+    ap.add_argument("--vsock-echo", help="the static vsock echo server")
     ap.add_argument("--workdir", required=True)
     ap.add_argument("--timeout", type=int, default=200)
     args = ap.parse_args()
@@ -124,7 +128,68 @@ def main():
             fail("wanted the host's file read in the guest", res)
         if not os.path.exists(out) or open(out).read() != "from the guest\n":
             fail("the guest's file did not reach the host directory", res)
+    elif args.case == "vsock":
+        vsock_case(args, rootfs)
     print("PASS")
+
+
+def vsock_case(args, rootfs):
+    """A host client reaches a listener inside Linux through virtio-vsock
+    and minnow's unix-socket bridge (CONNECT <port> / OK)."""
+    shutil.copy(args.vsock_echo, os.path.join(rootfs, "bin", "vsock_echo"))
+    sock_path = os.path.join(args.workdir, "v.sock")
+    argv = [args.minnow, "pod", "run", "--rootfs", rootfs, "--env",
+            "PATH=/bin", "--vsock", "cid=3,socket=" + sock_path, "--",
+            "vsock_echo", "1024"]
+    start = time.monotonic()
+    vm = subprocess.Popen(argv, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE)
+    out = b""
+    try:
+        while b"listening on vsock port 1024" not in out:
+            if time.monotonic() - start > args.timeout:
+                fail("the guest never listened: " + out.decode())
+            ready, _, _ = select.select([vm.stdout], [], [], 1.0)
+            if ready:
+                chunk = os.read(vm.stdout.fileno(), 4096)
+                if not chunk:
+                    fail("minnow ended before the guest listened: " +
+                         out.decode() + vm.stderr.read().decode())
+                out += chunk
+        print("guest listening after %.1f s" % (time.monotonic() - start))
+
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        c.settimeout(30)
+        c.connect(sock_path)
+        c.sendall(b"CONNECT 1024\n")
+        reply = b""
+        while not reply.endswith(b"\n"):
+            chunk = c.recv(1)
+            if not chunk:
+                fail("the bridge closed without OK")
+            reply += chunk
+        if not reply.startswith(b"OK "):
+            fail("wanted OK from the bridge, got %r" % reply)
+        message = b"ping through Linux's vsock driver\n"
+        c.sendall(message)
+        echoed = b""
+        while len(echoed) < len(message):
+            chunk = c.recv(4096)
+            if not chunk:
+                break
+            echoed += chunk
+        c.close()
+        if echoed != message:
+            fail("wanted the message echoed, got %r" % echoed)
+        status = vm.wait(timeout=60)
+    finally:
+        if vm.poll() is None:
+            vm.kill()
+            vm.wait()
+    out += vm.stdout.read()
+    if status != 0 or b"connection closed" not in out:
+        fail("wanted the guest to see the close and exit 0, status %d: %s"
+             % (status, out.decode()))
 
 
 if __name__ == "__main__":
