@@ -5,6 +5,7 @@
 #include "vmm/util.h"
 #include "vmm/vm.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -51,6 +52,7 @@ enum {
 	OPT_BUNDLE,
 	OPT_VOLUME,
 	OPT_VSOCK,
+	OPT_IP,
 	OPT_ENV,
 	OPT_WORKDIR,
 	OPT_HOSTNAME,
@@ -69,6 +71,7 @@ static const struct option pod_options[] = {
 	{"bundle", required_argument, NULL, OPT_BUNDLE},
 	{"volume", required_argument, NULL, OPT_VOLUME},
 	{"vsock", required_argument, NULL, OPT_VSOCK},
+	{"ip", required_argument, NULL, OPT_IP},
 	{"env", required_argument, NULL, OPT_ENV},
 	{"workdir", required_argument, NULL, OPT_WORKDIR},
 	{"hostname", required_argument, NULL, OPT_HOSTNAME},
@@ -88,6 +91,8 @@ static void pod_usage(void)
 	       "initramfs\n"
 	       "  --rootfs-image F  an ext4 image as the root (virtio-blk)\n"
 	       "  --vsock SPEC      a virtio-vsock device, as for minnow run\n"
+	       "  --ip A/N[,GW]     eth0's IPv4 address, prefix length and "
+	       "gateway\n"
 	       "  --volume DIR:PATH share host DIR read-write (virtio-fs) "
 	       "at PATH\n"
 	       "  --bundle DIR      an OCI bundle: process and root from "
@@ -152,6 +157,9 @@ static int pod_parse_one(int opt, const char *arg, struct pod_opts *o)
 			return -EINVAL;
 		}
 		o->vsock.specs[o->vsock.nr++] = arg;
+		return 0;
+	case OPT_IP:
+		o->ip = arg;
 		return 0;
 	case OPT_KERNEL:
 		o->kernel = arg;
@@ -876,11 +884,45 @@ static int build_initrd(const struct pod_opts *o, const char *base,
 	return fd;
 }
 
+/*
+ * --ip ADDR/PREFIX[,GATEWAY] as the kernel's own ip= parameter
+ * (Documentation/admin-guide/nfs/nfsroot.rst), so eth0 is up before the
+ * init runs. Writes "" when there is no --ip. Returns 0 or -EINVAL after a
+ * message.
+ */
+static int pod_ip_param(const char *spec, char *buf, size_t size)
+{
+	char addr[INET_ADDRSTRLEN], gw[INET_ADDRSTRLEN] = "";
+	unsigned int prefix;
+	struct in_addr a, g, mask;
+	int n = 0;
+
+	buf[0] = '\0';
+	if (!spec)
+		return 0;
+	if (sscanf(spec, "%15[0-9.]/%u%n", addr, &prefix, &n) != 2 ||
+	    prefix > 32 || inet_pton(AF_INET, addr, &a) != 1 ||
+	    (spec[n] &&
+	     (spec[n] != ',' || sscanf(spec + n + 1, "%15[0-9.]", gw) != 1 ||
+	      inet_pton(AF_INET, gw, &g) != 1))) {
+		fprintf(stderr,
+			"minnow: --ip wants ADDR/PREFIX[,GATEWAY] in IPv4, "
+			"got '%s'\n",
+			spec);
+		return -EINVAL;
+	}
+	mask.s_addr = htonl(prefix ? ~0u << (32 - prefix) : 0);
+	snprintf(buf, size, " ip=%s::%s:%s::eth0:off", addr, gw,
+		 inet_ntoa(mask));
+	return 0;
+}
+
 static int pod_run(int argc, char **argv)
 {
 	static char root_buf[PATH_MAX], kernel[PATH_MAX], base[PATH_MAX];
 	static char initrd[PATH_MAX], serial_path[64], cmdline[512];
 	static char disk[PATH_MAX + 32], volume[PATH_MAX + 32];
+	char ip_param[128];
 	struct pod_console pc = {.exit_status = -1};
 	struct cli_run run;
 	struct pod_opts o;
@@ -924,8 +966,10 @@ static int pod_run(int argc, char **argv)
 			 POD_VOLUME_TAG, o.volume_host);
 		run.fs.specs[run.fs.nr++] = volume;
 	}
-	snprintf(cmdline, sizeof(cmdline), "%s%s", POD_CMDLINE_BASE,
-		 o.verbose ? "" : POD_CMDLINE_QUIET);
+	if (pod_ip_param(o.ip, ip_param, sizeof(ip_param)))
+		return VM_EXIT_USAGE;
+	snprintf(cmdline, sizeof(cmdline), "%s%s%s", POD_CMDLINE_BASE,
+		 o.verbose ? "" : POD_CMDLINE_QUIET, ip_param);
 	log_threshold = run.log_level;
 
 	initrd_fd = build_initrd(&o, base, root, initrd, sizeof(initrd));

@@ -41,6 +41,8 @@ struct pod_opts {
 	const char *bundle;
 	struct cli_devices nets;
 	struct cli_devices vsock; /* --vsock, as for minnow run */
+	/* --ip ADDR/PREFIX[,GATEWAY]: eth0's address, set by the kernel. */
+	const char *ip;
 	/*
 	 * --volume HOST:GUEST: the host directory, shared read-write over
 	 * virtio-fs (tag POD_VOLUME_TAG), mounted at GUEST in the container.

@@ -13,7 +13,8 @@ import sys
 import time
 
 BUSYBOX = "/bin/busybox"
-APPLETS = ("sh", "echo", "cat", "dd", "hexdump", "wc", "false", "true")
+APPLETS = ("sh", "echo", "cat", "dd", "hexdump", "wc", "false", "true",
+           "ping")
 
 
 def skip(why):
@@ -56,7 +57,7 @@ def main():
     ap.add_argument("--minnow", required=True)
     ap.add_argument("--case", required=True,
                     choices=("hello", "status", "hwrng", "ext4", "virtiofs",
-                             "vsock"))
+                             "vsock", "net"))
     ap.add_argument("--vsock-echo", help="the static vsock echo server")
     ap.add_argument("--workdir", required=True)
     ap.add_argument("--timeout", type=int, default=200)
@@ -130,7 +131,42 @@ def main():
             fail("the guest's file did not reach the host directory", res)
     elif args.case == "vsock":
         vsock_case(args, rootfs)
+    elif args.case == "net":
+        net_case(args, rootfs)
     print("PASS")
+
+
+def net_case(args, rootfs):
+    """The container pings the host through Linux's virtio-net driver and
+    a tap in a network namespace of the test's own."""
+    if os.geteuid() != 0 or not os.path.exists("/dev/net/tun"):
+        skip("network namespaces and taps need root and /dev/net/tun")
+    ns = "mpod-%d" % os.getpid()
+
+    def ip(*cmd, check=True):
+        return subprocess.run(["ip", "netns", "exec", ns, "ip"] + list(cmd),
+                              check=check, capture_output=True, text=True)
+
+    if subprocess.run(["ip", "netns", "add", ns]).returncode:
+        skip("cannot create a network namespace")
+    try:
+        ip("tuntap", "add", "dev", "mpod0", "mode", "tap", "vnet_hdr")
+        ip("addr", "add", "10.0.2.1/24", "dev", "mpod0")
+        ip("link", "set", "mpod0", "up")
+        ip("link", "set", "lo", "up")
+        argv = ["ip", "netns", "exec", ns, args.minnow, "pod", "run",
+                "--rootfs", rootfs, "--env", "PATH=/bin",
+                "--net", "tap=mpod0", "--ip", "10.0.2.2/24,10.0.2.1", "--",
+                "ping", "-c", "2", "-W", "10", "10.0.2.1"]
+        start = time.monotonic()
+        res = subprocess.run(argv, capture_output=True, text=True,
+                             timeout=args.timeout)
+        print("ran ping in %.1f s, status %d" %
+              (time.monotonic() - start, res.returncode))
+        if res.returncode != 0 or " 0% packet loss" not in res.stdout:
+            fail("wanted the host answering the container's ping", res)
+    finally:
+        subprocess.run(["ip", "netns", "del", ns])
 
 
 def vsock_case(args, rootfs):
