@@ -111,8 +111,7 @@ static int cli_error(const char *flag, const char *value, const char *allowed)
 	return -EINVAL;
 }
 
-/* A whole decimal number in [min, max]. */
-static int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+int cli_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
 	char *end;
 	unsigned long long v;
@@ -134,7 +133,7 @@ static int parse_cpus(const char *arg, unsigned int *cpus)
 	/* Cloud Hypervisor spells it boot=N. */
 	if (strncmp(arg, "boot=", 5) == 0)
 		arg += 5;
-	if (parse_uint(arg, 1, VM_MAX_CPUS, &n))
+	if (cli_parse_uint(arg, 1, VM_MAX_CPUS, &n))
 		return -EINVAL;
 	*cpus = (unsigned int)n;
 	return 0;
@@ -148,7 +147,7 @@ static int parse_memory(const char *arg, uint64_t *mib)
 	size_t len;
 
 	if (strncmp(arg, "size=", 5) != 0) {
-		if (parse_uint(arg, 2, CLI_MAX_MEM_MIB, mib) || *mib % 2)
+		if (cli_parse_uint(arg, 2, CLI_MAX_MEM_MIB, mib) || *mib % 2)
 			return -EINVAL;
 		return 0;
 	}
@@ -171,13 +170,13 @@ static int parse_memory(const char *arg, uint64_t *mib)
 		break;
 	default:
 		/* A bare number is bytes, as in Cloud Hypervisor. */
-		if (parse_uint(number, 1, CLI_MAX_MEM_MIB << 20, &n) ||
+		if (cli_parse_uint(number, 1, CLI_MAX_MEM_MIB << 20, &n) ||
 		    n % (2 << 20))
 			return -EINVAL;
 		*mib = n >> 20;
 		return 0;
 	}
-	if (parse_uint(number, 1, CLI_MAX_MEM_MIB * 1024, &n))
+	if (cli_parse_uint(number, 1, CLI_MAX_MEM_MIB * 1024, &n))
 		return -EINVAL;
 	n *= scale_kib;
 	if (n % 2048 || n / 1024 > CLI_MAX_MEM_MIB)

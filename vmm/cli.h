@@ -65,4 +65,10 @@ int cli_parse_run(int argc, char **argv, struct cli_run *out);
 
 void cli_usage(const char *prog);
 
+/*
+ * A whole decimal number in [min, max]: digits only, no sign, spaces or
+ * suffix. Returns 0 or -EINVAL. Shared by every option parser.
+ */
+int cli_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
 #endif

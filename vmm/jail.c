@@ -1,5 +1,6 @@
 /* The optional jail: namespaces, a new root, limits, a user to become. */
 #include "vmm/jail.h"
+#include "vmm/cli.h"
 #include "vmm/log.h"
 #include "vmm/vm.h"
 
@@ -39,21 +40,6 @@ static int jail_error(const char *key, const char *value, const char *allowed)
 	return -EINVAL;
 }
 
-static int jail_parse_u64(const char *s, uint64_t max, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || v > max)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
 /* One key=value of SPEC. */
 static int jail_parse_option(char *opt, struct jail_spec *out)
 {
@@ -65,7 +51,7 @@ static int jail_parse_option(char *opt, struct jail_spec *out)
 	*value++ = '\0';
 	if (strcmp(opt, "uid") == 0 || strcmp(opt, "gid") == 0) {
 		/* (uid_t)-1 means "unchanged" to the kernel: refuse it. */
-		if (jail_parse_u64(value, UINT32_MAX - 1, &v))
+		if (cli_parse_uint(value, 0, UINT32_MAX - 1, &v))
 			return jail_error(opt, value, "give a number");
 		if (opt[0] == 'u') {
 			out->has_uid = true;
@@ -79,11 +65,11 @@ static int jail_parse_option(char *opt, struct jail_spec *out)
 			return jail_error(opt, value, "use on or off");
 		out->netns = strcmp(value, "on") == 0;
 	} else if (strcmp(opt, "nofile") == 0) {
-		if (jail_parse_u64(value, 1u << 20, &v) || v < 16)
+		if (cli_parse_uint(value, 0, 1u << 20, &v) || v < 16)
 			return jail_error(opt, value, "give 16 to 1048576");
 		out->nofile = v;
 	} else if (strcmp(opt, "fsize") == 0) {
-		if (jail_parse_u64(value, 1ull << 30, &v) || v == 0)
+		if (cli_parse_uint(value, 0, 1ull << 30, &v) || v == 0)
 			return jail_error(opt, value,
 					  "give the largest file in MiB");
 		out->fsize_mib = v;
@@ -94,11 +80,11 @@ static int jail_parse_option(char *opt, struct jail_spec *out)
 					  "v2 hierarchy");
 		strcpy(out->cgroup, value);
 	} else if (strcmp(opt, "memory") == 0) {
-		if (jail_parse_u64(value, 1u << 30, &v) || v == 0)
+		if (cli_parse_uint(value, 0, 1u << 30, &v) || v == 0)
 			return jail_error(opt, value, "give MiB, at least 1");
 		out->memory_mib = v;
 	} else if (strcmp(opt, "cpu") == 0) {
-		if (jail_parse_u64(value, 100u * 1024, &v) || v == 0)
+		if (cli_parse_uint(value, 0, 100u * 1024, &v) || v == 0)
 			return jail_error(opt, value,
 					  "give a percentage of one CPU");
 		out->cpu_percent = (unsigned int)v;

@@ -111,19 +111,13 @@ static void pod_usage(void)
 static int parse_uint(const char *flag, const char *arg, uint64_t max,
 		      uint64_t *out)
 {
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(arg, &end, 10);
-	if (errno || end == arg || *end || v == 0 || v > max) {
+	if (cli_parse_uint(arg, 1, max, out)) {
 		fprintf(stderr,
 			"minnow: --%s wants a number from 1 to %llu, "
 			"got '%s'\n",
 			flag, (unsigned long long)max, arg);
 		return -EINVAL;
 	}
-	*out = v;
 	return 0;
 }
 
